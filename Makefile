@@ -1,0 +1,47 @@
+# Eddy's two commands: `make run` (install, build, start standalone) and `make test`
+# (install, start Postgres, run every test). See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# Where cargo builds. `make build`/`make run` use cargo's default (./target) unless
+# CARGO_TARGET_DIR is set; `make test` (and so CI) defaults to a cache outside the
+# clone so later runs are incremental.
+TEST_TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(HOME)/.cache/eddy-target)
+BUILD_TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+
+HTTP ?= 127.0.0.1:8081
+DATA_DIR ?= ./eddy-data
+
+.PHONY: run build test deps web-ui postgres fmt
+
+## Install what is missing (apt packages, wasm target, pinned wasm-bindgen-cli).
+deps:
+	./scripts/install-deps.sh
+
+## Build the dashboard (wasm) into web-ui/dist.
+web-ui: deps
+	CARGO_TARGET_DIR="$(BUILD_TARGET_DIR)" ./scripts/build-web-ui.sh
+
+## Build the release binary with the dashboard embedded: $(BUILD_TARGET_DIR)/release/eddy.
+build: web-ui
+	CARGO_TARGET_DIR="$(BUILD_TARGET_DIR)" cargo build --release --bin eddy
+	@echo "built $(BUILD_TARGET_DIR)/release/eddy"
+
+## Start `eddy standalone` on http://$(HTTP) with SQLite under $(DATA_DIR).
+run: build
+	"$(BUILD_TARGET_DIR)/release/eddy" standalone --http "$(HTTP)" --data-dir "$(DATA_DIR)"
+
+## Start the local Postgres the tests use (if down).
+postgres: deps
+	./scripts/postgres-up.sh >/dev/null
+
+## Run every test: unit, store (SQLite + Postgres), real processes, real Chromium.
+test: deps postgres
+	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" ./scripts/build-web-ui.sh
+	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo build --workspace
+	EDDY_TEST_POSTGRES_URL="$$(./scripts/postgres-up.sh)" CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" \
+		cargo test --workspace --no-fail-fast
+
+fmt:
+	cargo fmt --all
+	cd web-ui && cargo fmt

@@ -1,0 +1,87 @@
+//! Real headless Chromium over WebDriver (chromedriver + fantoccini), for dashboard tests.
+//! Screenshots go to `$EDDY_SCREENSHOT_DIR` (default `target/screenshots`), as artifacts.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+
+/// A chromedriver process and one browser session; both end on drop.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+}
+
+fn chromedriver_path() -> String {
+    std::env::var("EDDY_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into())
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port and opens a headless Chromium session.
+    pub async fn start() -> anyhow::Result<Browser> {
+        let port = crate::free_port();
+        let driver = Command::new(chromedriver_path())
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start chromedriver (make test installs chromium-driver)")?;
+        let user_data = std::env::temp_dir().join(format!("eddy-chromium-{}", uuid::Uuid::new_v4().simple()));
+        let mut caps = serde_json::Map::new();
+        let mut opts = serde_json::json!({
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                format!("--user-data-dir={}", user_data.display()),
+            ]
+        });
+        if let Ok(bin) = std::env::var("EDDY_CHROMIUM") {
+            opts["binary"] = serde_json::Value::String(bin);
+        }
+        caps.insert("goog:chromeOptions".into(), opts);
+        let url = format!("http://127.0.0.1:{port}");
+        let client = crate::wait_for("chromedriver session", Duration::from_secs(30), || {
+            let caps = caps.clone();
+            let url = url.clone();
+            async move {
+                match ClientBuilder::new(HttpConnector::new()).capabilities(caps).connect(&url).await {
+                    Ok(c) => Ok(Some(c)),
+                    Err(e) => Err(anyhow::anyhow!("{e}")),
+                }
+            }
+        })
+        .await?;
+        Ok(Browser { client, driver })
+    }
+
+    /// Saves a PNG of the current page as `NAME.png` in the screenshot directory.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let dir = std::env::var_os("EDDY_SCREENSHOT_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| crate::eddy_bin().parent().map(|d| d.join("screenshots")).unwrap_or_default());
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, self.client.screenshot().await?)?;
+        Ok(path)
+    }
+
+    /// Ends the session and chromedriver.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        let result = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        result.map_err(Into::into)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

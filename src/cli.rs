@@ -1,0 +1,117 @@
+//! The command line: subcommands and flags. Every flag can also come from an `EDDY_*`
+//! environment variable or from the TOML file given with `--config` (see
+//! [`crate::config_file`]); precedence is flag > environment > file > default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "eddy", version, about = "Eddy: a Flink-style stream processor, run as a service")]
+pub struct Cli {
+    /// TOML file with defaults for any flag (keys are flag names: `http = "127.0.0.1:8081"`).
+    #[arg(long, global = true, env = "EDDY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `eddy_control_plane=debug,info`.
+    #[arg(long, global = true, env = "EDDY_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// A master and one worker in one process, SQLite under --data-dir (the embedded default).
+    Standalone(StandaloneArgs),
+    /// A master: REST API, dashboard, Raft, scheduler; workers connect to its --http address.
+    Master(MasterArgs),
+    /// A worker offering task slots to the master at --master.
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MasterFlags {
+    /// Address of the HTTP server (REST, dashboard, and gRPC for workers and masters).
+    #[arg(long, env = "EDDY_HTTP", default_value = "127.0.0.1:8081")]
+    pub http: SocketAddr,
+    /// Directory for the SQLite database, the Raft log and checkpoints.
+    #[arg(long, env = "EDDY_DATA_DIR", default_value = "./eddy-data")]
+    pub data_dir: PathBuf,
+    /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB (default sqlite://DATA_DIR/eddy.db).
+    #[arg(long, env = "EDDY_DB")]
+    pub db: Option<String>,
+    /// How often workers send heartbeats.
+    #[arg(long, env = "EDDY_HEARTBEAT_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub heartbeat_interval: Duration,
+    /// A worker without a heartbeat for this long is declared lost.
+    #[arg(long, env = "EDDY_HEARTBEAT_TIMEOUT", default_value = "50s", value_parser = humantime::parse_duration)]
+    pub heartbeat_timeout: Duration,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SlotFlags {
+    /// Task slots this worker offers (default: number of CPU cores).
+    #[arg(long, env = "EDDY_SLOTS", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub slots: Option<u32>,
+    /// Managed memory of the worker, split evenly across slots, e.g. 2GiB (default: a quarter of RAM).
+    #[arg(long, env = "EDDY_MANAGED_MEMORY", value_parser = parse_size)]
+    pub managed_memory: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct StandaloneArgs {
+    #[command(flatten)]
+    pub master: MasterFlags,
+    #[command(flatten)]
+    pub slots: SlotFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct MasterArgs {
+    #[command(flatten)]
+    pub master: MasterFlags,
+    /// Optional extra address serving only the gRPC services (workers, Raft).
+    #[arg(long, env = "EDDY_RPC")]
+    pub rpc: Option<SocketAddr>,
+    /// This master's Raft node id.
+    #[arg(long, env = "EDDY_NODE_ID", default_value_t = 1)]
+    pub node_id: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// URL of the master, e.g. http://127.0.0.1:8081.
+    #[arg(long, env = "EDDY_MASTER")]
+    pub master: String,
+    /// Address this worker serves RPC on and reports to the master (port 0: any free port).
+    #[arg(long, env = "EDDY_RPC", default_value = "127.0.0.1:0")]
+    pub rpc: SocketAddr,
+    #[command(flatten)]
+    pub slots: SlotFlags,
+}
+
+/// Parses sizes such as `512MiB`, `2GB` or `1048576`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    s.trim().parse::<bytesize::ByteSize>().map(|b| b.as_u64()).map_err(|e| format!("invalid size {s:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("1KiB"), Ok(1024));
+        assert_eq!(parse_size("2 MB"), Ok(2_000_000));
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

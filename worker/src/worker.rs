@@ -1,0 +1,181 @@
+//! One worker process's lifecycle: bind the RPC address, serve it, register with the
+//! master (retrying with capped exponential backoff up to the registration timeout,
+//! like Flink's `taskmanager.registration.timeout`), then heartbeat with the slot
+//! report, registering again whenever the master no longer knows this worker.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eddy_api::rpc::resource_manager_client::ResourceManagerClient;
+use eddy_api::rpc::{HeartbeatRequest, RegisterWorkerRequest};
+use tokio::net::TcpListener;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::slots::{SlotError, SlotTable};
+
+/// Give up registering after this long (Flink: taskmanager.registration.timeout).
+pub const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(300);
+/// First and largest pause between registration attempts.
+pub const REGISTRATION_BACKOFF_INITIAL: Duration = Duration::from_millis(100);
+pub const REGISTRATION_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Timeout of one RPC to the master.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound for the heartbeat interval the master may ask for.
+pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Everything a worker needs to start.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The master's URL, e.g. `http://127.0.0.1:8081`.
+    pub master: String,
+    /// Where this worker serves RPC (port 0 = any free port).
+    pub rpc: SocketAddr,
+    pub slots: u32,
+    /// Managed memory of the whole worker, split evenly across its slots.
+    pub managed_memory_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("invalid master URL {url:?}: {reason}")]
+    MasterUrl { url: String, reason: String },
+    #[error(transparent)]
+    Slots(#[from] SlotError),
+    #[error("could not register with the master at {master} within {timeout:?}: {last_error}")]
+    Registration { master: String, timeout: Duration, last_error: String },
+    #[error("the master refused the registration: {0}")]
+    Refused(String),
+    #[error("RPC server error: {0}")]
+    Serve(String),
+}
+
+/// A started worker; [`Worker::run`] serves and heartbeats until shutdown.
+pub struct Worker {
+    listener: TcpListener,
+    session: MasterSession,
+}
+
+/// The worker's relationship with the master: registration and heartbeats.
+struct MasterSession {
+    id: String,
+    config: WorkerConfig,
+    address: SocketAddr,
+    slots: Arc<SlotTable>,
+    master: ResourceManagerClient<Channel>,
+}
+
+impl Worker {
+    /// Binds the RPC address and prepares the connection to the master.
+    pub async fn start(config: WorkerConfig) -> Result<Worker, WorkerError> {
+        let slots = Arc::new(SlotTable::new(config.slots, config.managed_memory_bytes)?);
+        let endpoint = Endpoint::from_shared(config.master.clone())
+            .map_err(|e| WorkerError::MasterUrl { url: config.master.clone(), reason: e.to_string() })?
+            .connect_timeout(RPC_TIMEOUT)
+            .timeout(RPC_TIMEOUT);
+        let master = ResourceManagerClient::new(endpoint.connect_lazy());
+        let listener = TcpListener::bind(config.rpc)
+            .await
+            .map_err(|source| WorkerError::Bind { addr: config.rpc, source })?;
+        let address = listener.local_addr().map_err(|source| WorkerError::Bind { addr: config.rpc, source })?;
+        let id = format!("worker-{}", uuid::Uuid::new_v4().simple());
+        Ok(Worker { listener, session: MasterSession { id, config, address, slots, master } })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.session.id
+    }
+
+    /// The RPC address this worker reports to the master.
+    pub fn address(&self) -> SocketAddr {
+        self.session.address
+    }
+
+    /// Serves RPC, registers, and heartbeats until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), WorkerError> {
+        let Worker { listener, mut session } = self;
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let server = tonic::transport::Server::builder().add_service(health_service).serve_with_incoming(incoming);
+        let id = session.id.clone();
+        tokio::select! {
+            res = server => res.map_err(|e| WorkerError::Serve(e.to_string())),
+            res = session.register_and_heartbeat() => res,
+            _ = shutdown => {
+                tracing::info!(worker_id = %id, "worker shutting down");
+                Ok(())
+            }
+        }
+    }
+}
+
+impl MasterSession {
+
+    async fn register_and_heartbeat(&mut self) -> Result<(), WorkerError> {
+        loop {
+            let interval = self.register().await?;
+            self.heartbeat_until_unknown(interval).await;
+            tracing::warn!(worker_id = %self.id, "the master no longer knows this worker; registering again");
+        }
+    }
+
+    /// Registers, retrying until [`REGISTRATION_TIMEOUT`]; returns the heartbeat interval.
+    async fn register(&mut self) -> Result<Duration, WorkerError> {
+        let started = Instant::now();
+        let mut backoff = REGISTRATION_BACKOFF_INITIAL;
+        loop {
+            let req = RegisterWorkerRequest {
+                worker_id: self.id.clone(),
+                address: self.address.to_string(),
+                slot_report: Some(self.slots.report()),
+            };
+            match self.master.register_worker(req).await {
+                Ok(resp) => {
+                    let resp = resp.into_inner();
+                    let interval = Duration::from_millis(resp.heartbeat_interval_ms).max(MIN_HEARTBEAT_INTERVAL);
+                    tracing::info!(
+                        worker_id = %self.id, address = %self.address, master = %self.config.master,
+                        slots = self.slots.len(), heartbeat_interval = ?interval, "registered with the master"
+                    );
+                    return Ok(interval);
+                }
+                Err(status) if status.code() == tonic::Code::InvalidArgument => {
+                    return Err(WorkerError::Refused(status.message().to_string()));
+                }
+                Err(status) => {
+                    if started.elapsed() >= REGISTRATION_TIMEOUT {
+                        return Err(WorkerError::Registration {
+                            master: self.config.master.clone(),
+                            timeout: REGISTRATION_TIMEOUT,
+                            last_error: status.message().to_string(),
+                        });
+                    }
+                    tracing::debug!(worker_id = %self.id, error = %status.message(), ?backoff, "registration failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(REGISTRATION_BACKOFF_MAX);
+                }
+            }
+        }
+    }
+
+    /// Heartbeats every `interval` until the master answers that it does not know us.
+    async fn heartbeat_until_unknown(&mut self, interval: Duration) {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let req = HeartbeatRequest { worker_id: self.id.clone(), slot_report: Some(self.slots.report()) };
+            match self.master.heartbeat(req).await {
+                Ok(resp) if resp.get_ref().known => {}
+                Ok(_) => return,
+                Err(status) => {
+                    tracing::warn!(worker_id = %self.id, error = %status.message(), "heartbeat to the master failed");
+                }
+            }
+        }
+    }
+}
