@@ -9,7 +9,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "eddy", version, about = "Eddy: a Flink-style stream processor, run as a service")]
+#[command(
+    name = "eddy",
+    version,
+    about = "Eddy: a Flink-style stream processor, run as a service"
+)]
 pub struct Cli {
     /// TOML file with defaults for any flag (keys are flag names: `http = "127.0.0.1:8081"`).
     #[arg(long, global = true, env = "EDDY_CONFIG")]
@@ -94,7 +98,10 @@ pub struct WorkerArgs {
 
 /// Parses sizes such as `512MiB`, `2GB` or `1048576`.
 fn parse_size(s: &str) -> Result<u64, String> {
-    s.trim().parse::<bytesize::ByteSize>().map(|b| b.as_u64()).map_err(|e| format!("invalid size {s:?}: {e}"))
+    s.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("invalid size {s:?}: {e}"))
 }
 
 #[cfg(test)]

@@ -28,12 +28,18 @@ fn main() -> ExitCode {
             }
         }
     }
-    let cli = match cmd.try_get_matches_from(&args).and_then(|m| Cli::from_arg_matches(&m)) {
+    let cli = match cmd
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
     init_tracing(&cli.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -53,16 +59,26 @@ fn main() -> ExitCode {
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Standalone(args) => {
-            let master = Master::start(master_config(&args.master, None, 1)).await.context("starting the master")?;
+            let master = Master::start(master_config(&args.master, None, 1))
+                .await
+                .context("starting the master")?;
             let url = master.url();
             tracing::info!(url = %url, "master listening");
-            let worker = Worker::start(worker_config(url.clone(), "127.0.0.1:0".parse()?, &args.slots)).await?;
+            let worker = Worker::start(worker_config(
+                url.clone(),
+                "127.0.0.1:0".parse()?,
+                &args.slots,
+            ))
+            .await?;
             tracing::info!(worker_id = %worker.id(), address = %worker.address(), "worker started");
             println!("Eddy standalone is running: dashboard and REST API at {url}");
             let worker_task = tokio::spawn(worker.run(std::future::pending()));
@@ -73,8 +89,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Master(args) => {
-            let master =
-                Master::start(master_config(&args.master, args.rpc, args.node_id)).await.context("starting the master")?;
+            let master = Master::start(master_config(&args.master, args.rpc, args.node_id))
+                .await
+                .context("starting the master")?;
             tracing::info!(url = %master.url(), "master listening");
             println!("Eddy master is running at {}", master.url());
             master.run(shutdown_signal()).await?;
@@ -89,7 +106,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-fn master_config(flags: &MasterFlags, rpc: Option<std::net::SocketAddr>, node_id: u64) -> MasterConfig {
+fn master_config(
+    flags: &MasterFlags,
+    rpc: Option<std::net::SocketAddr>,
+    node_id: u64,
+) -> MasterConfig {
     MasterConfig {
         http: flags.http,
         rpc,
@@ -102,11 +123,18 @@ fn master_config(flags: &MasterFlags, rpc: Option<std::net::SocketAddr>, node_id
 }
 
 fn worker_config(master: String, rpc: std::net::SocketAddr, flags: &SlotFlags) -> WorkerConfig {
-    let slots = flags
-        .slots
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1));
+    let slots = flags.slots.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1)
+    });
     let managed_memory_bytes = flags.managed_memory.unwrap_or_else(default_managed_memory);
-    WorkerConfig { master, rpc, slots, managed_memory_bytes }
+    WorkerConfig {
+        master,
+        rpc,
+        slots,
+        managed_memory_bytes,
+    }
 }
 
 fn default_managed_memory() -> u64 {

@@ -26,6 +26,11 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.to_string(), message: message.into(), line: None, column: None }
+        Self {
+            code: code.to_string(),
+            message: message.into(),
+            line: None,
+            column: None,
+        }
     }
 }

@@ -78,6 +78,12 @@ pub struct ClusterInfo {
     pub leader_id: Option<u64>,
     /// Current Raft term.
     pub term: u64,
+    /// Index of the last entry in this master's Raft log.
+    #[serde(default)]
+    pub last_log_index: Option<u64>,
+    /// Index of the last entry this master applied to its state machine.
+    #[serde(default)]
+    pub last_applied_index: Option<u64>,
     pub masters: Vec<MasterInfo>,
 }
 
@@ -109,11 +115,22 @@ pub struct MasterInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    WorkerRegistered { worker_id: String, address: String, slots: u32 },
-    WorkerLost { worker_id: String },
+    WorkerRegistered {
+        worker_id: String,
+        address: String,
+        slots: u32,
+    },
+    WorkerLost {
+        worker_id: String,
+    },
     /// A worker's slot report changed (allocation, subtasks, memory).
-    SlotsChanged { worker_id: String },
-    LeaderChanged { leader_id: Option<u64>, term: u64 },
+    SlotsChanged {
+        worker_id: String,
+    },
+    LeaderChanged {
+        leader_id: Option<u64>,
+        term: u64,
+    },
 }
 
 impl Event {

@@ -41,7 +41,10 @@ pub struct MasterConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error(transparent)]
@@ -73,7 +76,12 @@ impl Master {
             )));
         }
         let http_listener = bind(config.http).await?;
-        let http_addr = http_listener.local_addr().map_err(|source| MasterError::Bind { addr: config.http, source })?;
+        let http_addr = http_listener
+            .local_addr()
+            .map_err(|source| MasterError::Bind {
+                addr: config.http,
+                source,
+            })?;
         let rpc_listener = match config.rpc {
             Some(addr) => Some(bind(addr).await?),
             None => None,
@@ -90,12 +98,29 @@ impl Master {
         let raft = RaftNode::start(config.node_id, &config.data_dir, &advertise).await?;
 
         let (events, _) = broadcast::channel(http::EVENT_BUFFER);
-        let registry =
-            WorkerRegistry::new(store.clone(), raft.clone(), events.clone(), config.heartbeat_interval, config.heartbeat_timeout);
-        let state = AppState { registry, raft: raft.clone(), store, events };
+        let registry = WorkerRegistry::new(
+            store.clone(),
+            raft.clone(),
+            events.clone(),
+            config.heartbeat_interval,
+            config.heartbeat_timeout,
+        );
+        let state = AppState {
+            registry,
+            raft: raft.clone(),
+            store,
+            events,
+        };
         let grpc_router = grpc_routes(&state);
         let router = http::router(state.clone(), grpc_router.clone());
-        Ok(Master { http_listener, rpc_listener, http_addr, state, router, grpc_router })
+        Ok(Master {
+            http_listener,
+            rpc_listener,
+            http_addr,
+            state,
+            router,
+            grpc_router,
+        })
     }
 
     /// The bound HTTP address (useful with port 0).
@@ -109,8 +134,18 @@ impl Master {
     }
 
     /// Serves until `shutdown` resolves, then stops within [`SHUTDOWN_GRACE`].
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), MasterError> {
-        let Master { http_listener, rpc_listener, state, router, grpc_router, .. } = self;
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), MasterError> {
+        let Master {
+            http_listener,
+            rpc_listener,
+            state,
+            router,
+            grpc_router,
+            ..
+        } = self;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = JoinSet::new();
         let registry = Arc::clone(&state.registry);
@@ -129,7 +164,10 @@ impl Master {
             }
         }
         let _ = stop_tx.send(true);
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
         tasks.abort_all();
         state.raft.shutdown().await;
         state.store.close().await;
@@ -138,14 +176,20 @@ impl Master {
 }
 
 fn grpc_routes(state: &AppState) -> axum::Router {
-    tonic::service::Routes::new(ResourceManagerServer::new(ResourceManagerService::new(Arc::clone(&state.registry))))
-        .add_service(RaftServiceServer::new(RaftServiceImpl::new(state.raft.raft.clone())))
-        .prepare()
-        .into_axum_router()
+    tonic::service::Routes::new(ResourceManagerServer::new(ResourceManagerService::new(
+        Arc::clone(&state.registry),
+    )))
+    .add_service(RaftServiceServer::new(RaftServiceImpl::new(
+        state.raft.raft.clone(),
+    )))
+    .prepare()
+    .into_axum_router()
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, MasterError> {
-    TcpListener::bind(addr).await.map_err(|source| MasterError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| MasterError::Bind { addr, source })
 }
 
 async fn serve(

@@ -54,7 +54,10 @@ pub struct WorkerRegistry {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl WorkerRegistry {
@@ -65,7 +68,10 @@ impl WorkerRegistry {
         heartbeat_interval: Duration,
         heartbeat_timeout: Duration,
     ) -> Arc<Self> {
-        assert!(heartbeat_interval < heartbeat_timeout, "heartbeat interval must be below the timeout");
+        assert!(
+            heartbeat_interval < heartbeat_timeout,
+            "heartbeat interval must be below the timeout"
+        );
         Arc::new(Self {
             workers: Mutex::new(HashMap::new()),
             store,
@@ -77,7 +83,9 @@ impl WorkerRegistry {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, WorkerEntry>> {
-        self.workers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.workers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn publish(&self, event: Event) {
@@ -86,16 +94,23 @@ impl WorkerRegistry {
     }
 
     /// Registers (or re-registers) a worker and records it in the store.
-    pub async fn register(&self, req: RegisterWorkerRequest) -> Result<RegisterWorkerResponse, RegistryError> {
+    pub async fn register(
+        &self,
+        req: RegisterWorkerRequest,
+    ) -> Result<RegisterWorkerResponse, RegistryError> {
         if req.worker_id.is_empty() || req.worker_id.len() > 128 {
-            return Err(RegistryError::Invalid("worker_id must have 1 to 128 characters".into()));
+            return Err(RegistryError::Invalid(
+                "worker_id must have 1 to 128 characters".into(),
+            ));
         }
         if req.address.is_empty() {
             return Err(RegistryError::Invalid("address must not be empty".into()));
         }
         let slots = req.slot_report.map(|r| r.slots).unwrap_or_default();
         if slots.is_empty() || slots.len() > MAX_SLOTS_PER_WORKER {
-            return Err(RegistryError::Invalid(format!("a worker offers 1 to {MAX_SLOTS_PER_WORKER} slots")));
+            return Err(RegistryError::Invalid(format!(
+                "a worker offers 1 to {MAX_SLOTS_PER_WORKER} slots"
+            )));
         }
         let now = now_ms();
         let managed_memory_bytes = slots.iter().map(|s| s.managed_memory_bytes).sum();
@@ -127,8 +142,13 @@ impl WorkerRegistry {
             );
         }
         self.store.upsert_worker(term, &row).await?;
-        self.record(term, "worker_registered", &req.worker_id, &format!("{} slots at {}", slots.len(), req.address))
-            .await;
+        self.record(
+            term,
+            "worker_registered",
+            &req.worker_id,
+            &format!("{} slots at {}", slots.len(), req.address),
+        )
+        .await;
         tracing::info!(worker_id = %req.worker_id, address = %req.address, slots = slots.len(), "worker registered");
         self.publish(Event::WorkerRegistered {
             worker_id: req.worker_id,
@@ -148,7 +168,9 @@ impl WorkerRegistry {
         let slots = req.slot_report.map(|r| r.slots);
         let changed = {
             let mut workers = self.lock();
-            let Some(entry) = workers.get_mut(&req.worker_id) else { return false };
+            let Some(entry) = workers.get_mut(&req.worker_id) else {
+                return false;
+            };
             if entry.state != WorkerState::Active {
                 return false;
             }
@@ -163,7 +185,9 @@ impl WorkerRegistry {
             }
         };
         if changed {
-            self.publish(Event::SlotsChanged { worker_id: req.worker_id });
+            self.publish(Event::SlotsChanged {
+                worker_id: req.worker_id,
+            });
         }
         true
     }
@@ -174,7 +198,9 @@ impl WorkerRegistry {
             let mut workers = self.lock();
             let mut expired = Vec::new();
             for (id, entry) in workers.iter_mut() {
-                if entry.state == WorkerState::Active && entry.last_heartbeat.elapsed() > self.heartbeat_timeout {
+                if entry.state == WorkerState::Active
+                    && entry.last_heartbeat.elapsed() > self.heartbeat_timeout
+                {
                     entry.state = WorkerState::Lost;
                     expired.push((id.clone(), entry.last_heartbeat_ms));
                 }
@@ -185,10 +211,15 @@ impl WorkerRegistry {
         let term = self.raft.term();
         for (id, last_ms) in expired {
             tracing::warn!(worker_id = %id, timeout = ?self.heartbeat_timeout, "worker lost: no heartbeat within the timeout");
-            if let Err(e) = self.store.set_worker_state(term, &id, "lost", last_ms).await {
+            if let Err(e) = self
+                .store
+                .set_worker_state(term, &id, "lost", last_ms)
+                .await
+            {
                 tracing::error!(worker_id = %id, error = %e, "cannot record lost worker");
             }
-            self.record(term, "worker_lost", &id, "heartbeat timeout").await;
+            self.record(term, "worker_lost", &id, "heartbeat timeout")
+                .await;
             self.publish(Event::WorkerLost { worker_id: id });
         }
     }
@@ -205,7 +236,12 @@ impl WorkerRegistry {
     }
 
     async fn record(&self, term: u64, kind: &str, subject: &str, detail: &str) {
-        let row = ClusterEventRow { at_ms: now_ms(), kind: kind.into(), subject: subject.into(), detail: detail.into() };
+        let row = ClusterEventRow {
+            at_ms: now_ms(),
+            kind: kind.into(),
+            subject: subject.into(),
+            detail: detail.into(),
+        };
         if let Err(e) = self.store.record_event(term, &row).await {
             tracing::error!(kind, subject, error = %e, "cannot record cluster event");
         }
@@ -235,14 +271,24 @@ impl WorkerRegistry {
     pub fn workers(&self) -> Vec<WorkerInfo> {
         let workers = self.lock();
         let mut list: Vec<(&String, &WorkerEntry)> = workers.iter().collect();
-        list.sort_by_key(|(id, w)| (w.state != WorkerState::Active, w.registered_at_ms, (*id).clone()));
+        list.sort_by_key(|(id, w)| {
+            (
+                w.state != WorkerState::Active,
+                w.registered_at_ms,
+                (*id).clone(),
+            )
+        });
         list.into_iter()
             .map(|(id, w)| WorkerInfo {
                 id: id.clone(),
                 address: w.address.clone(),
                 state: w.state,
                 last_heartbeat_ms: w.last_heartbeat_ms,
-                slots: if w.state == WorkerState::Active { w.slots.iter().map(slot_info).collect() } else { Vec::new() },
+                slots: if w.state == WorkerState::Active {
+                    w.slots.iter().map(slot_info).collect()
+                } else {
+                    Vec::new()
+                },
             })
             .collect()
     }
@@ -251,7 +297,11 @@ impl WorkerRegistry {
 fn slot_info(s: &SlotStatus) -> SlotInfo {
     SlotInfo {
         index: s.index,
-        state: if s.allocated { SlotState::Allocated } else { SlotState::Free },
+        state: if s.allocated {
+            SlotState::Allocated
+        } else {
+            SlotState::Free
+        },
         job_id: (!s.job_id.is_empty()).then(|| s.job_id.clone()),
         subtasks: s.subtasks.clone(),
         managed_memory_bytes: s.managed_memory_bytes,

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use eddy_api::rpc::resource_manager_server::ResourceManager;
-use eddy_api::rpc::{HeartbeatRequest, HeartbeatResponse, RegisterWorkerRequest, RegisterWorkerResponse};
+use eddy_api::rpc::{
+    HeartbeatRequest, HeartbeatResponse, RegisterWorkerRequest, RegisterWorkerResponse,
+};
 use tonic::{Request, Response, Status};
 
 use crate::registry::{RegistryError, WorkerRegistry};
@@ -32,7 +34,10 @@ impl ResourceManager for ResourceManagerService {
         }
     }
 
-    async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
+    async fn heartbeat(
+        &self,
+        request: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatResponse>, Status> {
         let known = self.registry.heartbeat(request.into_inner());
         Ok(Response::new(HeartbeatResponse { known }))
     }

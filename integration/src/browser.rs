@@ -30,7 +30,8 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .context("start chromedriver (make test installs chromium-driver)")?;
-        let user_data = std::env::temp_dir().join(format!("eddy-chromium-{}", uuid::Uuid::new_v4().simple()));
+        let user_data =
+            std::env::temp_dir().join(format!("eddy-chromium-{}", uuid::Uuid::new_v4().simple()));
         let mut caps = serde_json::Map::new();
         let mut opts = serde_json::json!({
             "args": [
@@ -49,7 +50,11 @@ impl Browser {
             let caps = caps.clone();
             let url = url.clone();
             async move {
-                match ClientBuilder::new(HttpConnector::new()).capabilities(caps).connect(&url).await {
+                match ClientBuilder::new(HttpConnector::new())
+                    .capabilities(caps)
+                    .connect(&url)
+                    .await
+                {
                     Ok(c) => Ok(Some(c)),
                     Err(e) => Err(anyhow::anyhow!("{e}")),
                 }
@@ -63,7 +68,12 @@ impl Browser {
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let dir = std::env::var_os("EDDY_SCREENSHOT_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| crate::eddy_bin().parent().map(|d| d.join("screenshots")).unwrap_or_default());
+            .unwrap_or_else(|| {
+                crate::eddy_bin()
+                    .parent()
+                    .map(|d| d.join("screenshots"))
+                    .unwrap_or_default()
+            });
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, self.client.screenshot().await?)?;

@@ -28,7 +28,11 @@ pub fn eddy_bin() -> std::path::PathBuf {
     // target/debug/deps/<test> -> target/debug/eddy
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("eddy");
-    assert!(bin.exists(), "{} not found: run `cargo build --workspace` first (make test does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo build --workspace` first (make test does)",
+        bin.display()
+    );
     bin
 }
 
@@ -61,7 +65,9 @@ where
 
 /// GET a JSON document, failing on a non-2xx status.
 pub async fn get_json(url: &str) -> anyhow::Result<serde_json::Value> {
-    let resp = reqwest::get(url).await.with_context(|| format!("GET {url}"))?;
+    let resp = reqwest::get(url)
+        .await
+        .with_context(|| format!("GET {url}"))?;
     let status = resp.status();
     let body = resp.text().await?;
     if !status.is_success() {
@@ -72,17 +78,20 @@ pub async fn get_json(url: &str) -> anyhow::Result<serde_json::Value> {
 
 /// Admin URL of the test Postgres (`make test` starts it and creates the role).
 pub fn postgres_admin_url() -> String {
-    std::env::var("EDDY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://eddy:eddy@127.0.0.1:5432/postgres".into())
+    std::env::var("EDDY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://eddy:eddy@127.0.0.1:5432/postgres".into())
 }
 
 /// Creates a fresh, uniquely named database and returns its URL.
 pub async fn create_postgres_database() -> anyhow::Result<String> {
     let admin = postgres_admin_url();
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .with_context(|| format!("connect to the test Postgres at {admin} (make test starts it)"))?;
+    let mut conn = sqlx::PgConnection::connect(&admin).await.with_context(|| {
+        format!("connect to the test Postgres at {admin} (make test starts it)")
+    })?;
     let name = format!("eddy_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
     Ok(format!("{base}/{name}"))
 }
@@ -103,24 +112,43 @@ impl Standalone {
     }
 
     /// Like [`Standalone::start`] with a given data dir (e.g. to restart on it).
-    pub async fn start_in(data_dir: tempfile::TempDir, extra: &[&str]) -> anyhow::Result<Standalone> {
+    pub async fn start_in(
+        data_dir: tempfile::TempDir,
+        extra: &[&str],
+    ) -> anyhow::Result<Standalone> {
         let port = free_port();
         let http = format!("127.0.0.1:{port}");
         let dir = data_dir.path().display().to_string();
-        let mut args = vec!["standalone", "--http", http.as_str(), "--data-dir", dir.as_str()];
+        let mut args = vec![
+            "standalone",
+            "--http",
+            http.as_str(),
+            "--data-dir",
+            dir.as_str(),
+        ];
         args.extend_from_slice(extra);
         let process = EddyProcess::spawn("standalone", &args, &[])?;
         let url = format!("http://{http}");
         let overview = format!("{url}/api/v1/overview");
         let started = wait_for("standalone worker registered", WAIT, || {
             let overview = overview.clone();
-            async move { Ok(get_json(&overview).await?.get("workers").and_then(|w| w.as_u64()).filter(|w| *w >= 1)) }
+            async move {
+                Ok(get_json(&overview)
+                    .await?
+                    .get("workers")
+                    .and_then(|w| w.as_u64())
+                    .filter(|w| *w >= 1))
+            }
         })
         .await;
         if let Err(e) = started {
             bail!("{e:#}\n---- output ----\n{}", process.output());
         }
-        Ok(Standalone { process, url, data_dir })
+        Ok(Standalone {
+            process,
+            url,
+            data_dir,
+        })
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {

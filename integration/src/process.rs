@@ -20,13 +20,23 @@ impl EddyProcess {
         let log = dir.path().join(format!("{name}.log"));
         let out = std::fs::File::create(&log)?;
         let mut cmd = Command::new(crate::eddy_bin());
-        cmd.args(args).stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
         cmd.env("EDDY_LOG", "info");
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().with_context(|| format!("spawn eddy {args:?}"))?;
-        Ok(EddyProcess { child, name: name.to_string(), log, _dir: dir })
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("spawn eddy {args:?}"))?;
+        Ok(EddyProcess {
+            child,
+            name: name.to_string(),
+            log,
+            _dir: dir,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -60,7 +70,11 @@ impl EddyProcess {
                 return Ok(status);
             }
             if start.elapsed() > timeout {
-                bail!("{} did not exit within {timeout:?}; output:\n{}", self.name, self.output());
+                bail!(
+                    "{} did not exit within {timeout:?}; output:\n{}",
+                    self.name,
+                    self.output()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }

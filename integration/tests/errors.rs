@@ -37,10 +37,21 @@ fn an_unreachable_database_is_reported() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = format!("postgres://eddy:topsecret@127.0.0.1:{}/eddy", free_port());
     let http = format!("127.0.0.1:{}", free_port());
-    let (code, out) = run(&["master", "--http", &http, "--data-dir", &dir.path().display().to_string(), "--db", &db])?;
+    let (code, out) = run(&[
+        "master",
+        "--http",
+        &http,
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--db",
+        &db,
+    ])?;
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("cannot connect to the database"), "{out}");
-    assert!(!out.contains("topsecret"), "the password must not be printed: {out}");
+    assert!(
+        !out.contains("topsecret"),
+        "the password must not be printed: {out}"
+    );
     Ok(())
 }
 
@@ -48,8 +59,15 @@ fn an_unreachable_database_is_reported() -> anyhow::Result<()> {
 fn an_unsupported_database_url_is_reported() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let http = format!("127.0.0.1:{}", free_port());
-    let (code, out) =
-        run(&["master", "--http", &http, "--data-dir", &dir.path().display().to_string(), "--db", "mysql://x/y"])?;
+    let (code, out) = run(&[
+        "master",
+        "--http",
+        &http,
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--db",
+        "mysql://x/y",
+    ])?;
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("unsupported database URL"), "{out}");
     Ok(())
@@ -60,7 +78,13 @@ fn a_port_in_use_is_reported() -> anyhow::Result<()> {
     let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = taken.local_addr()?.to_string();
     let dir = tempfile::tempdir()?;
-    let (code, out) = run(&["master", "--http", &addr, "--data-dir", &dir.path().display().to_string()])?;
+    let (code, out) = run(&[
+        "master",
+        "--http",
+        &addr,
+        "--data-dir",
+        &dir.path().display().to_string(),
+    ])?;
     assert_ne!(code, 0, "{out}");
     assert!(out.contains(&format!("cannot listen on {addr}")), "{out}");
 
@@ -75,8 +99,15 @@ fn heartbeat_interval_must_be_below_the_timeout() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let http = format!("127.0.0.1:{}", free_port());
     let (code, out) = run(&[
-        "master", "--http", &http, "--data-dir", &dir.path().display().to_string(),
-        "--heartbeat-interval", "5s", "--heartbeat-timeout", "1s",
+        "master",
+        "--http",
+        &http,
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--heartbeat-interval",
+        "5s",
+        "--heartbeat-timeout",
+        "1s",
     ])?;
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("--heartbeat-interval"), "{out}");
@@ -91,7 +122,11 @@ fn a_bad_config_file_is_reported() -> anyhow::Result<()> {
     let (code, out) = run(&["standalone", "--config", &path.display().to_string()])?;
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("unknown key \"colour\""), "{out}");
-    let (code, out) = run(&["standalone", "--config", &dir.path().join("missing.toml").display().to_string()])?;
+    let (code, out) = run(&[
+        "standalone",
+        "--config",
+        &dir.path().join("missing.toml").display().to_string(),
+    ])?;
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("cannot read config file"), "{out}");
     Ok(())
@@ -102,10 +137,17 @@ fn a_second_master_on_the_same_data_dir_is_refused() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().display().to_string();
     let first_http = format!("127.0.0.1:{}", free_port());
-    let mut first = EddyProcess::spawn("first", &["master", "--http", &first_http, "--data-dir", &data], &[])?;
+    let mut first = EddyProcess::spawn(
+        "first",
+        &["master", "--http", &first_http, "--data-dir", &data],
+        &[],
+    )?;
     let deadline = std::time::Instant::now() + EXIT_WAIT;
     while !dir.path().join("raft").join("LOCK").exists() {
-        anyhow::ensure!(std::time::Instant::now() < deadline, "first master never opened its Raft store");
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "first master never opened its Raft store"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let http = format!("127.0.0.1:{}", free_port());

@@ -6,7 +6,11 @@ use eddy_integration::create_postgres_database;
 
 async fn sqlite() -> anyhow::Result<(Store, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("nested/eddy.db").display())).await?;
+    let store = Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("nested/eddy.db").display()
+    ))
+    .await?;
     assert_eq!(store.kind(), StoreKind::Sqlite);
     Ok((store, dir))
 }
@@ -38,17 +42,38 @@ async fn workers_round_trip(store: &Store) -> anyhow::Result<()> {
     store.set_worker_state(1, "w2", "lost", 25).await?;
     let rows = store.workers().await?;
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0], again, "newest registration first, re-registration replaces");
-    assert_eq!((rows[1].state.as_str(), rows[1].last_heartbeat_ms), ("lost", 25));
+    assert_eq!(
+        rows[0], again,
+        "newest registration first, re-registration replaces"
+    );
+    assert_eq!(
+        (rows[1].state.as_str(), rows[1].last_heartbeat_ms),
+        ("lost", 25)
+    );
     Ok(())
 }
 
 async fn stale_leaders_are_fenced(store: &Store) -> anyhow::Result<()> {
     store.upsert_worker(3, &worker("w1", 1)).await?;
     assert_eq!(store.fence_term().await?, 3);
-    let err = store.upsert_worker(2, &worker("w9", 2)).await.expect_err("a stale term must be refused");
-    assert!(matches!(err, StoreError::Fenced { term: 2, current: 3 }), "{err}");
-    assert!(store.workers().await?.iter().all(|w| w.id != "w9"), "the fenced write left nothing behind");
+    let err = store
+        .upsert_worker(2, &worker("w9", 2))
+        .await
+        .expect_err("a stale term must be refused");
+    assert!(
+        matches!(
+            err,
+            StoreError::Fenced {
+                term: 2,
+                current: 3
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        store.workers().await?.iter().all(|w| w.id != "w9"),
+        "the fenced write left nothing behind"
+    );
     store.upsert_worker(3, &worker("w2", 3)).await?;
     store.upsert_worker(4, &worker("w3", 4)).await?;
     assert_eq!(store.fence_term().await?, 4);
@@ -57,11 +82,22 @@ async fn stale_leaders_are_fenced(store: &Store) -> anyhow::Result<()> {
 
 async fn events_are_kept_newest_first(store: &Store) -> anyhow::Result<()> {
     for i in 0..5u64 {
-        let e = ClusterEventRow { at_ms: i, kind: "worker_registered".into(), subject: format!("w{i}"), detail: "x".into() };
+        let e = ClusterEventRow {
+            at_ms: i,
+            kind: "worker_registered".into(),
+            subject: format!("w{i}"),
+            detail: "x".into(),
+        };
         store.record_event(1, &e).await?;
     }
     let recent = store.recent_events(3).await?;
-    assert_eq!(recent.iter().map(|e| e.subject.as_str()).collect::<Vec<_>>(), ["w4", "w3", "w2"]);
+    assert_eq!(
+        recent
+            .iter()
+            .map(|e| e.subject.as_str())
+            .collect::<Vec<_>>(),
+        ["w4", "w3", "w2"]
+    );
     Ok(())
 }
 
@@ -103,7 +139,11 @@ async fn migrations_are_idempotent() -> anyhow::Result<()> {
     let (s, dir) = sqlite().await?;
     s.upsert_worker(1, &worker("w1", 1)).await?;
     s.close().await;
-    let again = Store::connect(&format!("sqlite://{}", dir.path().join("nested/eddy.db").display())).await?;
+    let again = Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("nested/eddy.db").display()
+    ))
+    .await?;
     assert_eq!(again.workers().await?.len(), 1, "reopening keeps the data");
     let url = create_postgres_database().await?;
     Store::connect(&url).await?.close().await;

@@ -46,12 +46,20 @@ impl SlotTable {
             return Err(SlotError::Count(count));
         }
         let per_slot = managed_memory_bytes / u64::from(count);
-        let slot = Slot { managed_memory_bytes: per_slot, managed_memory_used_bytes: 0, allocation: None };
-        Ok(SlotTable { slots: Mutex::new(vec![slot; count as usize]) })
+        let slot = Slot {
+            managed_memory_bytes: per_slot,
+            managed_memory_used_bytes: 0,
+            allocation: None,
+        };
+        Ok(SlotTable {
+            slots: Mutex::new(vec![slot; count as usize]),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Slot>> {
-        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn len(&self) -> usize {
@@ -63,20 +71,35 @@ impl SlotTable {
     }
 
     /// Allocates a free slot to `job_id` for `subtasks`.
-    pub fn allocate(&self, index: u32, job_id: &str, subtasks: Vec<String>) -> Result<(), SlotError> {
+    pub fn allocate(
+        &self,
+        index: u32,
+        job_id: &str,
+        subtasks: Vec<String>,
+    ) -> Result<(), SlotError> {
         let mut slots = self.lock();
-        let slot = slots.get_mut(index as usize).ok_or(SlotError::NoSuchSlot(index))?;
+        let slot = slots
+            .get_mut(index as usize)
+            .ok_or(SlotError::NoSuchSlot(index))?;
         if let Some(a) = &slot.allocation {
-            return Err(SlotError::Occupied { index, job_id: a.job_id.clone() });
+            return Err(SlotError::Occupied {
+                index,
+                job_id: a.job_id.clone(),
+            });
         }
-        slot.allocation = Some(Allocation { job_id: job_id.to_string(), subtasks });
+        slot.allocation = Some(Allocation {
+            job_id: job_id.to_string(),
+            subtasks,
+        });
         Ok(())
     }
 
     /// Frees a slot; freeing a free slot is a no-op.
     pub fn free(&self, index: u32) -> Result<(), SlotError> {
         let mut slots = self.lock();
-        let slot = slots.get_mut(index as usize).ok_or(SlotError::NoSuchSlot(index))?;
+        let slot = slots
+            .get_mut(index as usize)
+            .ok_or(SlotError::NoSuchSlot(index))?;
         slot.allocation = None;
         slot.managed_memory_used_bytes = 0;
         Ok(())
@@ -91,8 +114,16 @@ impl SlotTable {
             .map(|(i, s)| SlotStatus {
                 index: i as u32,
                 allocated: s.allocation.is_some(),
-                job_id: s.allocation.as_ref().map(|a| a.job_id.clone()).unwrap_or_default(),
-                subtasks: s.allocation.as_ref().map(|a| a.subtasks.clone()).unwrap_or_default(),
+                job_id: s
+                    .allocation
+                    .as_ref()
+                    .map(|a| a.job_id.clone())
+                    .unwrap_or_default(),
+                subtasks: s
+                    .allocation
+                    .as_ref()
+                    .map(|a| a.subtasks.clone())
+                    .unwrap_or_default(),
                 managed_memory_bytes: s.managed_memory_bytes,
                 managed_memory_used_bytes: s.managed_memory_used_bytes,
             })
@@ -110,25 +141,42 @@ mod tests {
         let t = SlotTable::new(4, 1000).expect("table");
         let r = t.report();
         assert_eq!(r.slots.len(), 4);
-        assert!(r.slots.iter().all(|s| s.managed_memory_bytes == 250 && !s.allocated));
-        assert_eq!(r.slots.iter().map(|s| s.index).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert!(
+            r.slots
+                .iter()
+                .all(|s| s.managed_memory_bytes == 250 && !s.allocated)
+        );
+        assert_eq!(
+            r.slots.iter().map(|s| s.index).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
     }
 
     #[test]
     fn slot_counts_are_bounded() {
         assert_eq!(SlotTable::new(0, 1).err(), Some(SlotError::Count(0)));
-        assert_eq!(SlotTable::new(MAX_SLOTS + 1, 1).err(), Some(SlotError::Count(MAX_SLOTS + 1)));
+        assert_eq!(
+            SlotTable::new(MAX_SLOTS + 1, 1).err(),
+            Some(SlotError::Count(MAX_SLOTS + 1))
+        );
     }
 
     #[test]
     fn allocate_and_free() {
         let t = SlotTable::new(2, 100).expect("table");
-        t.allocate(1, "job-a", vec!["Source: bid (1/1)".into()]).expect("allocate");
+        t.allocate(1, "job-a", vec!["Source: bid (1/1)".into()])
+            .expect("allocate");
         assert_eq!(
             t.allocate(1, "job-b", vec![]),
-            Err(SlotError::Occupied { index: 1, job_id: "job-a".into() })
+            Err(SlotError::Occupied {
+                index: 1,
+                job_id: "job-a".into()
+            })
         );
-        assert_eq!(t.allocate(7, "job-b", vec![]), Err(SlotError::NoSuchSlot(7)));
+        assert_eq!(
+            t.allocate(7, "job-b", vec![]),
+            Err(SlotError::NoSuchSlot(7))
+        );
         let r = t.report();
         assert!(r.slots[1].allocated && r.slots[1].job_id == "job-a" && !r.slots[0].allocated);
         t.free(1).expect("free");

@@ -40,13 +40,20 @@ pub struct WorkerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("invalid master URL {url:?}: {reason}")]
     MasterUrl { url: String, reason: String },
     #[error(transparent)]
     Slots(#[from] SlotError),
     #[error("could not register with the master at {master} within {timeout:?}: {last_error}")]
-    Registration { master: String, timeout: Duration, last_error: String },
+    Registration {
+        master: String,
+        timeout: Duration,
+        last_error: String,
+    },
     #[error("the master refused the registration: {0}")]
     Refused(String),
     #[error("RPC server error: {0}")]
@@ -73,16 +80,34 @@ impl Worker {
     pub async fn start(config: WorkerConfig) -> Result<Worker, WorkerError> {
         let slots = Arc::new(SlotTable::new(config.slots, config.managed_memory_bytes)?);
         let endpoint = Endpoint::from_shared(config.master.clone())
-            .map_err(|e| WorkerError::MasterUrl { url: config.master.clone(), reason: e.to_string() })?
+            .map_err(|e| WorkerError::MasterUrl {
+                url: config.master.clone(),
+                reason: e.to_string(),
+            })?
             .connect_timeout(RPC_TIMEOUT)
             .timeout(RPC_TIMEOUT);
         let master = ResourceManagerClient::new(endpoint.connect_lazy());
         let listener = TcpListener::bind(config.rpc)
             .await
-            .map_err(|source| WorkerError::Bind { addr: config.rpc, source })?;
-        let address = listener.local_addr().map_err(|source| WorkerError::Bind { addr: config.rpc, source })?;
+            .map_err(|source| WorkerError::Bind {
+                addr: config.rpc,
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| WorkerError::Bind {
+            addr: config.rpc,
+            source,
+        })?;
         let id = format!("worker-{}", uuid::Uuid::new_v4().simple());
-        Ok(Worker { listener, session: MasterSession { id, config, address, slots, master } })
+        Ok(Worker {
+            listener,
+            session: MasterSession {
+                id,
+                config,
+                address,
+                slots,
+                master,
+            },
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -95,12 +120,22 @@ impl Worker {
     }
 
     /// Serves RPC, registers, and heartbeats until `shutdown` resolves.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), WorkerError> {
-        let Worker { listener, mut session } = self;
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), WorkerError> {
+        let Worker {
+            listener,
+            mut session,
+        } = self;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let server = tonic::transport::Server::builder().add_service(health_service).serve_with_incoming(incoming);
+        let server = tonic::transport::Server::builder()
+            .add_service(health_service)
+            .serve_with_incoming(incoming);
         let id = session.id.clone();
         tokio::select! {
             res = server => res.map_err(|e| WorkerError::Serve(e.to_string())),
@@ -114,7 +149,6 @@ impl Worker {
 }
 
 impl MasterSession {
-
     async fn register_and_heartbeat(&mut self) -> Result<(), WorkerError> {
         loop {
             let interval = self.register().await?;
@@ -136,7 +170,8 @@ impl MasterSession {
             match self.master.register_worker(req).await {
                 Ok(resp) => {
                     let resp = resp.into_inner();
-                    let interval = Duration::from_millis(resp.heartbeat_interval_ms).max(MIN_HEARTBEAT_INTERVAL);
+                    let interval = Duration::from_millis(resp.heartbeat_interval_ms)
+                        .max(MIN_HEARTBEAT_INTERVAL);
                     tracing::info!(
                         worker_id = %self.id, address = %self.address, master = %self.config.master,
                         slots = self.slots.len(), heartbeat_interval = ?interval, "registered with the master"
@@ -168,7 +203,10 @@ impl MasterSession {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let req = HeartbeatRequest { worker_id: self.id.clone(), slot_report: Some(self.slots.report()) };
+            let req = HeartbeatRequest {
+                worker_id: self.id.clone(),
+                slot_report: Some(self.slots.report()),
+            };
             match self.master.heartbeat(req).await {
                 Ok(resp) if resp.get_ref().known => {}
                 Ok(_) => return,

@@ -23,7 +23,9 @@ pub async fn overview(State(state): State<AppState>) -> Json<Overview> {
 /// Workers with their slots.
 #[utoipa::path(get, path = "/api/v1/workers", responses((status = 200, body = WorkersResponse)))]
 pub async fn workers(State(state): State<AppState>) -> Json<WorkersResponse> {
-    Json(WorkersResponse { workers: state.registry.workers() })
+    Json(WorkersResponse {
+        workers: state.registry.workers(),
+    })
 }
 
 /// Masters, their Raft roles, the leader and the term.

@@ -26,14 +26,18 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
     path = "/api/v1/events",
     responses((status = 200, description = "text/event-stream of Event", body = eddy_api::rest::Event))
 )]
-pub async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+pub async fn events(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let stream = BroadcastStream::new(state.events.subscribe()).map(|item| {
         Ok(match item {
             Ok(event) => match serde_json::to_string(&event) {
                 Ok(json) => SseEvent::default().event(event.name()).data(json),
                 Err(e) => SseEvent::default().event("error").data(e.to_string()),
             },
-            Err(BroadcastStreamRecvError::Lagged(n)) => SseEvent::default().event("lagged").data(n.to_string()),
+            Err(BroadcastStreamRecvError::Lagged(n)) => {
+                SseEvent::default().event("lagged").data(n.to_string())
+            }
         })
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))

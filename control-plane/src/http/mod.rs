@@ -34,7 +34,10 @@ pub struct AppState {
 }
 
 #[derive(OpenApi)]
-#[openapi(info(title = "Eddy REST API", description = "Control plane of the Eddy stream processor"))]
+#[openapi(info(
+    title = "Eddy REST API",
+    description = "Control plane of the Eddy stream processor"
+))]
 struct ApiDoc;
 
 /// The REST routes and the OpenAPI document generated from their handlers.
@@ -65,7 +68,11 @@ pub fn router(state: AppState, grpc: Router) -> Router {
 async fn fallback(uri: Uri) -> Response {
     let path = uri.path();
     if path == "/api" || path.starts_with("/api/") {
-        return api_error(StatusCode::NOT_FOUND, codes::NOT_FOUND, format!("no such API route: {path}"));
+        return api_error(
+            StatusCode::NOT_FOUND,
+            codes::NOT_FOUND,
+            format!("no such API route: {path}"),
+        );
     }
     ui::serve(path)
 }

@@ -18,10 +18,23 @@ pub fn serve(path: &str) -> Response {
     let file = path.trim_start_matches('/');
     if let Some(content) = Assets::get(file).filter(|_| !file.is_empty()) {
         let mime = mime_guess::from_path(file).first_or_octet_stream();
-        return ([(header::CONTENT_TYPE, mime.as_ref().to_string())], content.data).into_response();
+        return (
+            [(header::CONTENT_TYPE, mime.as_ref().to_string())],
+            content.data,
+        )
+            .into_response();
     }
     match Assets::get("index.html") {
-        Some(index) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8".to_string())], index.data).into_response(),
-        None => (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], MISSING_UI).into_response(),
+        Some(index) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8".to_string())],
+            index.data,
+        )
+            .into_response(),
+        None => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            MISSING_UI,
+        )
+            .into_response(),
     }
 }

@@ -43,19 +43,30 @@ impl LogStore {
 
     fn cf(&self, name: &str) -> StorageResult<&rocksdb::ColumnFamily> {
         self.db.cf_handle(name).ok_or_else(|| {
-            StorageIOError::read(&std::io::Error::other(format!("missing column family {name}"))).into()
+            StorageIOError::read(&std::io::Error::other(format!(
+                "missing column family {name}"
+            )))
+            .into()
         })
     }
 
     fn get_meta<T: DeserializeOwned>(&self, key: &[u8]) -> StorageResult<Option<T>> {
-        let raw = self.db.get_cf(self.cf(CF_META)?, key).map_err(|e| StorageIOError::read(&e))?;
-        raw.map(|b| serde_json::from_slice(&b).map_err(|e| StorageIOError::read(&e).into())).transpose()
+        let raw = self
+            .db
+            .get_cf(self.cf(CF_META)?, key)
+            .map_err(|e| StorageIOError::read(&e))?;
+        raw.map(|b| serde_json::from_slice(&b).map_err(|e| StorageIOError::read(&e).into()))
+            .transpose()
     }
 
     fn put_meta<T: Serialize>(&self, key: &[u8], value: &T) -> StorageResult<()> {
         let bytes = serde_json::to_vec(value).map_err(|e| StorageIOError::write(&e))?;
-        self.db.put_cf(self.cf(CF_META)?, key, bytes).map_err(|e| StorageIOError::write(&e))?;
-        self.db.flush_wal(true).map_err(|e| StorageIOError::write(&e))?;
+        self.db
+            .put_cf(self.cf(CF_META)?, key, bytes)
+            .map_err(|e| StorageIOError::write(&e))?;
+        self.db
+            .flush_wal(true)
+            .map_err(|e| StorageIOError::write(&e))?;
         Ok(())
     }
 }
@@ -72,15 +83,22 @@ impl RaftLogReader<TypeConfig> for LogStore {
         };
         let mut entries = Vec::new();
         let key = index_key(start);
-        let iter = self.db.iterator_cf(self.cf(CF_LOGS)?, IteratorMode::From(&key, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            self.cf(CF_LOGS)?,
+            IteratorMode::From(&key, Direction::Forward),
+        );
         for item in iter {
             let (k, v) = item.map_err(|e| StorageIOError::read_logs(&e))?;
             let Some(index) = index_of(&k) else { continue };
             if !range.contains(&index) {
                 break;
             }
-            let entry: Entry<TypeConfig> = serde_json::from_slice(&v).map_err(|e| StorageIOError::read_logs(&e))?;
-            debug_assert_eq!(entry.log_id.index, index, "log entry stored under the wrong index");
+            let entry: Entry<TypeConfig> =
+                serde_json::from_slice(&v).map_err(|e| StorageIOError::read_logs(&e))?;
+            debug_assert_eq!(
+                entry.log_id.index, index,
+                "log entry stored under the wrong index"
+            );
             entries.push(entry);
         }
         Ok(entries)
@@ -91,7 +109,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> StorageResult<LogState<TypeConfig>> {
-        let last = self.db.iterator_cf(self.cf(CF_LOGS)?, IteratorMode::End).next();
+        let last = self
+            .db
+            .iterator_cf(self.cf(CF_LOGS)?, IteratorMode::End)
+            .next();
         let last_log_id = match last {
             None => None,
             Some(item) => {
@@ -102,7 +123,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
         };
         let last_purged_log_id: Option<LogId<NodeId>> = self.get_meta(KEY_LAST_PURGED)?;
-        Ok(LogState { last_purged_log_id, last_log_id: last_log_id.or(last_purged_log_id) })
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id: last_log_id.or(last_purged_log_id),
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -122,7 +146,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> StorageResult<Option<LogId<NodeId>>> {
-        Ok(self.get_meta::<Option<LogId<NodeId>>>(KEY_COMMITTED)?.flatten())
+        Ok(self
+            .get_meta::<Option<LogId<NodeId>>>(KEY_COMMITTED)?
+            .flatten())
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> StorageResult<()>
@@ -136,8 +162,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let bytes = serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
             batch.put_cf(cf, index_key(entry.log_id.index), bytes);
         }
-        self.db.write(batch).map_err(|e| StorageIOError::write_logs(&e))?;
-        let flushed = self.db.flush_wal(true).map_err(|e| std::io::Error::other(e.to_string()));
+        self.db
+            .write(batch)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        let flushed = self
+            .db
+            .flush_wal(true)
+            .map_err(|e| std::io::Error::other(e.to_string()));
         callback.log_io_completed(flushed);
         Ok(())
     }
@@ -148,8 +179,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .delete_range_cf(cf, index_key(log_id.index), index_key(u64::MAX))
             .map_err(|e| StorageIOError::write_logs(&e))?;
         // delete_range's end is exclusive: remove the last possible key too.
-        self.db.delete_cf(cf, index_key(u64::MAX)).map_err(|e| StorageIOError::write_logs(&e))?;
-        self.db.flush_wal(true).map_err(|e| StorageIOError::write_logs(&e))?;
+        self.db
+            .delete_cf(cf, index_key(u64::MAX))
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        self.db
+            .flush_wal(true)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
     }
 

@@ -33,8 +33,13 @@ pub const ELECTION_TIMEOUT_MAX_MS: u64 = 800;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RaftError {
-    #[error("cannot open the Raft store at {path}: {source} (is another master using this data dir?)")]
-    Open { path: String, source: rocksdb::Error },
+    #[error(
+        "cannot open the Raft store at {path}: {source} (is another master using this data dir?)"
+    )]
+    Open {
+        path: String,
+        source: rocksdb::Error,
+    },
     #[error("invalid Raft configuration: {0}")]
     Config(String),
     #[error("Raft node failed: {0}")]
@@ -56,15 +61,21 @@ pub struct RaftNode {
 impl RaftNode {
     /// Opens (or creates) the node's storage, starts Raft, initialises a new
     /// single-member group if there is none yet, and waits to become leader.
-    pub async fn start(id: NodeId, data_dir: &Path, advertise_url: &str) -> Result<RaftNode, RaftError> {
+    pub async fn start(
+        id: NodeId,
+        data_dir: &Path,
+        advertise_url: &str,
+    ) -> Result<RaftNode, RaftError> {
         let path = data_dir.join("raft");
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         let cfs = [log_store::CF_LOGS, log_store::CF_META, state_machine::CF_SM]
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, &path, cfs)
-            .map_err(|source| RaftError::Open { path: path.display().to_string(), source })?;
+        let db = DB::open_cf_descriptors(&opts, &path, cfs).map_err(|source| RaftError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
         let db = Arc::new(db);
 
         let config = Config {
@@ -78,16 +89,22 @@ impl RaftNode {
         .map_err(|e| RaftError::Config(e.to_string()))?;
 
         let log_store = log_store::LogStore::new(db.clone());
-        let sm = state_machine::StateMachine::open(db).map_err(|e| RaftError::Fatal(e.to_string()))?;
+        let sm =
+            state_machine::StateMachine::open(db).map_err(|e| RaftError::Fatal(e.to_string()))?;
         let state = sm.shared();
         let raft = Raft::new(id, Arc::new(config), network::Network, log_store, sm)
             .await
             .map_err(|e| RaftError::Fatal(e.to_string()))?;
 
-        let initialized = raft.is_initialized().await.map_err(|e| RaftError::Fatal(e.to_string()))?;
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| RaftError::Fatal(e.to_string()))?;
         if !initialized {
             let members = BTreeMap::from([(id, BasicNode::new(advertise_url))]);
-            raft.initialize(members).await.map_err(|e| RaftError::Fatal(e.to_string()))?;
+            raft.initialize(members)
+                .await
+                .map_err(|e| RaftError::Fatal(e.to_string()))?;
             tracing::info!(node_id = id, "initialised a new single-member Raft group");
         }
         raft.wait(Some(ELECTION_WAIT))
@@ -95,14 +112,22 @@ impl RaftNode {
             .await
             .map_err(|e| RaftError::NoLeader(ELECTION_WAIT, e.to_string()))?;
         let node = RaftNode { id, raft, state };
-        node.propose(Command::RegisterMaster { id, http_address: advertise_url.to_string() }).await?;
+        node.propose(Command::RegisterMaster {
+            id,
+            http_address: advertise_url.to_string(),
+        })
+        .await?;
         tracing::info!(node_id = id, term = node.term(), "master is Raft leader");
         Ok(node)
     }
 
     /// Proposes a command and waits until it is committed and applied.
     pub async fn propose(&self, command: Command) -> Result<u64, RaftError> {
-        let resp = self.raft.client_write(command).await.map_err(|e| RaftError::Write(e.to_string()))?;
+        let resp = self
+            .raft
+            .client_write(command)
+            .await
+            .map_err(|e| RaftError::Write(e.to_string()))?;
         Ok(resp.data.applied_index)
     }
 
@@ -135,11 +160,24 @@ impl RaftNode {
                 } else {
                     MasterRole::Learner
                 };
-                let http_address = addresses.get(id).cloned().unwrap_or_else(|| node.addr.clone());
-                MasterInfo { id: *id, http_address, role }
+                let http_address = addresses
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| node.addr.clone());
+                MasterInfo {
+                    id: *id,
+                    http_address,
+                    role,
+                }
             })
             .collect();
-        ClusterInfo { leader_id: metrics.current_leader, term: metrics.current_term, masters }
+        ClusterInfo {
+            leader_id: metrics.current_leader,
+            term: metrics.current_term,
+            last_log_index: metrics.last_log_index,
+            last_applied_index: metrics.last_applied.map(|id| id.index),
+            masters,
+        }
     }
 
     pub async fn shutdown(&self) {

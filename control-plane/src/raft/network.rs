@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use eddy_api::rpc::RaftPayload;
 use eddy_api::rpc::raft_service_client::RaftServiceClient;
+use openraft::BasicNode;
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::transport::Channel;
@@ -36,7 +36,9 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Connection {
         let client = Channel::from_shared(node.addr.clone())
-            .map(|endpoint| RaftServiceClient::new(endpoint.timeout(RAFT_RPC_TIMEOUT).connect_lazy()))
+            .map(|endpoint| {
+                RaftServiceClient::new(endpoint.timeout(RAFT_RPC_TIMEOUT).connect_lazy())
+            })
             .map_err(|e| format!("invalid address {:?} of master {target}: {e}", node.addr));
         Connection { target, client }
     }
@@ -51,7 +53,10 @@ impl Connection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let client = self.client.as_mut().map_err(|e| RPCError::Network(NetworkError::new(&std::io::Error::other(e.clone()))))?;
+        let client = self
+            .client
+            .as_mut()
+            .map_err(|e| RPCError::Network(NetworkError::new(&std::io::Error::other(e.clone()))))?;
         let json = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let payload = RaftPayload { json };
         let reply = match kind {
@@ -90,7 +95,11 @@ impl RaftNetwork<TypeConfig> for Connection {
         self.call(RaftRpc::InstallSnapshot, &rpc).await
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<NodeId>, _option: RPCOption) -> RpcResult<VoteResponse<NodeId>> {
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        _option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>> {
         self.call(RaftRpc::Vote, &rpc).await
     }
 }

@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError,
-    StorageIOError, StoredMembership,
+    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta,
+    StorageError, StorageIOError, StoredMembership,
 };
 use rocksdb::DB;
 use serde::{Deserialize, Serialize};
@@ -62,10 +62,17 @@ pub struct StateMachine {
 impl StateMachine {
     /// Opens the state machine, loading what was persisted last time.
     pub(crate) fn open(db: Arc<DB>) -> StorageResult<Self> {
-        let sm = Self { db, shared: SharedState::default() };
-        if let Some(bytes) = sm.db.get_cf(sm.cf()?, KEY_DATA).map_err(|e| StorageIOError::read_state_machine(&e))? {
-            let data: StateMachineData =
-                serde_json::from_slice(&bytes).map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let sm = Self {
+            db,
+            shared: SharedState::default(),
+        };
+        if let Some(bytes) = sm
+            .db
+            .get_cf(sm.cf()?, KEY_DATA)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?
+        {
+            let data: StateMachineData = serde_json::from_slice(&bytes)
+                .map_err(|e| StorageIOError::read_state_machine(&e))?;
             sm.shared.with_mut(|d| *d = data);
         }
         Ok(sm)
@@ -77,14 +84,20 @@ impl StateMachine {
 
     fn cf(&self) -> StorageResult<&rocksdb::ColumnFamily> {
         self.db.cf_handle(CF_SM).ok_or_else(|| {
-            StorageIOError::read_state_machine(&std::io::Error::other("missing column family sm")).into()
+            StorageIOError::read_state_machine(&std::io::Error::other("missing column family sm"))
+                .into()
         })
     }
 
     fn persist(&self, data: &StateMachineData) -> StorageResult<()> {
-        let bytes = serde_json::to_vec(data).map_err(|e| StorageIOError::write_state_machine(&e))?;
-        self.db.put_cf(self.cf()?, KEY_DATA, bytes).map_err(|e| StorageIOError::write_state_machine(&e))?;
-        self.db.flush_wal(true).map_err(|e| StorageIOError::write_state_machine(&e))?;
+        let bytes =
+            serde_json::to_vec(data).map_err(|e| StorageIOError::write_state_machine(&e))?;
+        self.db
+            .put_cf(self.cf()?, KEY_DATA, bytes)
+            .map_err(|e| StorageIOError::write_state_machine(&e))?;
+        self.db
+            .flush_wal(true)
+            .map_err(|e| StorageIOError::write_state_machine(&e))?;
         Ok(())
     }
 }
@@ -92,16 +105,30 @@ impl StateMachine {
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
         let data = self.shared.snapshot_data();
-        let bytes = serde_json::to_vec(&data).map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let bytes =
+            serde_json::to_vec(&data).map_err(|e| StorageIOError::read_state_machine(&e))?;
         let snapshot_id = match data.last_applied {
             Some(id) => format!("{}-{}", id.leader_id, id.index),
             None => "empty".to_string(),
         };
-        let meta = SnapshotMeta { last_log_id: data.last_applied, last_membership: data.last_membership, snapshot_id };
-        let stored = StoredSnapshot { meta: meta.clone(), data: bytes.clone() };
-        let raw = serde_json::to_vec(&stored).map_err(|e| StorageIOError::write_snapshot(None, &e))?;
-        self.db.put_cf(self.cf()?, KEY_SNAPSHOT, raw).map_err(|e| StorageIOError::write_snapshot(None, &e))?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
+        let meta = SnapshotMeta {
+            last_log_id: data.last_applied,
+            last_membership: data.last_membership,
+            snapshot_id,
+        };
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: bytes.clone(),
+        };
+        let raw =
+            serde_json::to_vec(&stored).map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        self.db
+            .put_cf(self.cf()?, KEY_SNAPSHOT, raw)
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        })
     }
 }
 
@@ -111,7 +138,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn applied_state(
         &mut self,
     ) -> StorageResult<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>)> {
-        Ok(self.shared.with_mut(|d| (d.last_applied, d.last_membership.clone())))
+        Ok(self
+            .shared
+            .with_mut(|d| (d.last_applied, d.last_membership.clone())))
     }
 
     async fn apply<I>(&mut self, entries: I) -> StorageResult<Vec<CommandResult>>
@@ -130,7 +159,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         d.last_membership = StoredMembership::new(Some(entry.log_id), m.clone());
                     }
                 }
-                results.push(CommandResult { applied_index: entry.log_id.index });
+                results.push(CommandResult {
+                    applied_index: entry.log_id.index,
+                });
             }
             (results, d.clone())
         });
@@ -157,19 +188,32 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         data.last_applied = meta.last_log_id;
         data.last_membership = meta.last_membership.clone();
         self.persist(&data)?;
-        let stored = StoredSnapshot { meta: meta.clone(), data: bytes };
-        let raw = serde_json::to_vec(&stored).map_err(|e| StorageIOError::write_snapshot(None, &e))?;
-        self.db.put_cf(self.cf()?, KEY_SNAPSHOT, raw).map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: bytes,
+        };
+        let raw =
+            serde_json::to_vec(&stored).map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        self.db
+            .put_cf(self.cf()?, KEY_SNAPSHOT, raw)
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         self.shared.with_mut(|d| *d = data);
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
-        let Some(raw) = self.db.get_cf(self.cf()?, KEY_SNAPSHOT).map_err(|e| StorageIOError::read_snapshot(None, &e))?
+        let Some(raw) = self
+            .db
+            .get_cf(self.cf()?, KEY_SNAPSHOT)
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?
         else {
             return Ok(None);
         };
-        let stored: StoredSnapshot = serde_json::from_slice(&raw).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(Some(Snapshot { meta: stored.meta, snapshot: Box::new(Cursor::new(stored.data)) }))
+        let stored: StoredSnapshot =
+            serde_json::from_slice(&raw).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        Ok(Some(Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        }))
     }
 }

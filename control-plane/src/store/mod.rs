@@ -24,14 +24,22 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB")]
+    #[error(
+        "unsupported database URL {0:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB"
+    )]
     UnsupportedUrl(String),
     #[error("cannot connect to the database at {url}: {source}")]
     Connect { url: String, source: sqlx::Error },
     #[error("cannot create the directory for the SQLite database {path}: {source}")]
-    CreateDir { path: String, source: std::io::Error },
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("migrating the database at {url} failed: {source}")]
-    Migrate { url: String, source: sqlx::migrate::MigrateError },
+    Migrate {
+        url: String,
+        source: sqlx::migrate::MigrateError,
+    },
     #[error("write refused: leader term {term} is older than the store's term {current} (fenced)")]
     Fenced { term: u64, current: u64 },
     #[error("database error: {0}")]
@@ -79,7 +87,10 @@ impl Store {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect(&url)
             .await
-            .map_err(|source| StoreError::Connect { url: redact(&url), source })?;
+            .map_err(|source| StoreError::Connect {
+                url: redact(&url),
+                source,
+            })?;
         let migrator = match kind {
             StoreKind::Sqlite => &SQLITE_MIGRATIONS,
             StoreKind::Postgres => &POSTGRES_MIGRATIONS,
@@ -87,7 +98,10 @@ impl Store {
         migrator
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migrate { url: redact(&url), source })?;
+            .map_err(|source| StoreError::Migrate {
+                url: redact(&url),
+                source,
+            })?;
         Ok(Store { pool, kind })
     }
 
@@ -97,13 +111,18 @@ impl Store {
 
     /// The newest Raft term any leader has written with.
     pub async fn fence_term(&self) -> Result<u64, StoreError> {
-        let row = sqlx::query("SELECT term FROM leader_fence WHERE id = 1").fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT term FROM leader_fence WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(to_u64(row.try_get::<i64, _>("term")?))
     }
 
     /// Begins a transaction for a write by the leader of `term`, after claiming `term`
     /// in the fence. Fails with [`StoreError::Fenced`] for a stale leader.
-    pub(crate) async fn begin_fenced(&self, term: u64) -> Result<Transaction<'static, Any>, StoreError> {
+    pub(crate) async fn begin_fenced(
+        &self,
+        term: u64,
+    ) -> Result<Transaction<'static, Any>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let claimed = sqlx::query("UPDATE leader_fence SET term = $1 WHERE id = 1 AND term <= $1")
             .bind(to_i64(term))
@@ -111,7 +130,9 @@ impl Store {
             .await?
             .rows_affected();
         if claimed != 1 {
-            let row = sqlx::query("SELECT term FROM leader_fence WHERE id = 1").fetch_one(&mut *tx).await?;
+            let row = sqlx::query("SELECT term FROM leader_fence WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
             let current = to_u64(row.try_get::<i64, _>("term")?);
             tx.rollback().await?;
             return Err(StoreError::Fenced { term, current });
@@ -130,23 +151,40 @@ impl Store {
 
 /// Turns `sqlite://PATH` into a URL that creates the file, and creates its directory.
 fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path.is_empty() || path == ":memory:" {
         return Ok(url.to_string());
     }
-    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| StoreError::CreateDir { path: path.to_string(), source })?;
+    if let Some(dir) = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: path.to_string(),
+            source,
+        })?;
     }
-    let query = if query.contains("mode=") { query.to_string() } else if query.is_empty() { "mode=rwc".into() } else { format!("{query}&mode=rwc") };
+    let query = if query.contains("mode=") {
+        query.to_string()
+    } else if query.is_empty() {
+        "mode=rwc".into()
+    } else {
+        format!("{query}&mode=rwc")
+    };
     Ok(format!("sqlite://{path}?{query}"))
 }
 
 /// Hides the password of a database URL for logs and errors.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_string(),
@@ -168,16 +206,31 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact("postgres://eddy:secret@127.0.0.1/db"), "postgres://eddy:***@127.0.0.1/db");
-        assert_eq!(redact("postgres://eddy@127.0.0.1/db"), "postgres://eddy@127.0.0.1/db");
+        assert_eq!(
+            redact("postgres://eddy:secret@127.0.0.1/db"),
+            "postgres://eddy:***@127.0.0.1/db"
+        );
+        assert_eq!(
+            redact("postgres://eddy@127.0.0.1/db"),
+            "postgres://eddy@127.0.0.1/db"
+        );
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
     }
 
     #[test]
     fn kinds_from_urls() {
-        assert_eq!(StoreKind::from_url("sqlite://a.db").ok(), Some(StoreKind::Sqlite));
-        assert_eq!(StoreKind::from_url("postgresql://h/db").ok(), Some(StoreKind::Postgres));
-        assert!(matches!(StoreKind::from_url("mysql://h/db"), Err(StoreError::UnsupportedUrl(_))));
+        assert_eq!(
+            StoreKind::from_url("sqlite://a.db").ok(),
+            Some(StoreKind::Sqlite)
+        );
+        assert_eq!(
+            StoreKind::from_url("postgresql://h/db").ok(),
+            Some(StoreKind::Postgres)
+        );
+        assert!(matches!(
+            StoreKind::from_url("mysql://h/db"),
+            Err(StoreError::UnsupportedUrl(_))
+        ));
     }
 
     #[test]
