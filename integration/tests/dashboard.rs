@@ -101,6 +101,12 @@ async fn overview_and_cluster_pages_show_slots_and_masters() -> anyhow::Result<(
         anyhow::Ok(())
     }
     .await;
+    if result.is_err() {
+        let _ = browser.screenshot("failure").await;
+        if let Ok(source) = browser.client.source().await {
+            eprintln!("---- page source at failure ----\n{source}");
+        }
+    }
     let closed = browser.close().await;
     result.context("dashboard test")?;
     closed

@@ -1,0 +1,119 @@
+//! `/`: cluster counts (workers, slots, running jobs, version) and one card per worker
+//! with its slot grid. Refetches whenever the event stream bumps the live version.
+
+use eddy_api::rest::{Overview, WorkerInfo, WorkerState};
+use leptos::prelude::*;
+
+use crate::api;
+use crate::components::{ErrorBox, Loading, WorkerCard};
+use crate::events::use_live_updates;
+
+/// The landing page.
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let live = use_live_updates();
+    let overview = LocalResource::new(move || {
+        live.version.track();
+        api::overview()
+    });
+    let workers = LocalResource::new(move || {
+        live.version.track();
+        api::workers()
+    });
+
+    let counts = move || match overview.get() {
+        None => view! { <Loading what="overview" /> }.into_any(),
+        Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
+        Some(Ok(overview)) => view! { <Counts overview /> }.into_any(),
+    };
+    let worker_list = move || match workers.get() {
+        None => view! { <Loading what="workers" /> }.into_any(),
+        Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
+        Some(Ok(response)) => view! { <WorkerList workers=response.workers /> }.into_any(),
+    };
+    view! {
+        <section class="page overview">
+            <h1>"Overview"</h1>
+            {counts}
+            <h2>"Workers"</h2>
+            {worker_list}
+        </section>
+    }
+}
+
+/// The row of headline numbers.
+#[component]
+fn Counts(overview: Overview) -> impl IntoView {
+    let used = overview
+        .slots_total
+        .saturating_sub(overview.slots_available);
+    view! {
+        <div class="stats">
+            <Stat
+                testid="stat-workers"
+                label="Workers"
+                value=overview.workers.to_string()
+                detail="registered and alive"
+            />
+            <Stat
+                testid="stat-slots"
+                label="Slots available"
+                value=format!("{} / {}", overview.slots_available, overview.slots_total)
+                detail=format!("{used} allocated")
+            />
+            <Stat
+                testid="stat-jobs"
+                label="Running jobs"
+                value=overview.jobs_running.to_string()
+                detail="on this cluster"
+            />
+            <Stat
+                testid="stat-version"
+                label="Version"
+                value=overview.version
+                detail="of the master"
+            />
+        </div>
+    }
+}
+
+/// One headline number.
+#[component]
+fn Stat(
+    testid: &'static str,
+    label: &'static str,
+    #[prop(into)] value: String,
+    #[prop(into)] detail: String,
+) -> impl IntoView {
+    view! {
+        <div class="stat" data-testid=testid>
+            <span class="stat-label">{label}</span>
+            <span class="stat-value">{value}</span>
+            <span class="stat-detail">{detail}</span>
+        </div>
+    }
+}
+
+/// Active workers first, then by id.
+#[component]
+fn WorkerList(mut workers: Vec<WorkerInfo>) -> impl IntoView {
+    if workers.is_empty() {
+        return view! {
+            <p class="empty" data-testid="no-workers">
+                "No worker has registered yet. Start one with "
+                <code>"eddy worker --master <address>"</code>
+                "."
+            </p>
+        }
+        .into_any();
+    }
+    workers.sort_by(|a, b| {
+        (a.state == WorkerState::Lost, &a.id).cmp(&(b.state == WorkerState::Lost, &b.id))
+    });
+    view! {
+        <div class="workers">
+            {workers.into_iter().map(|worker| view! { <WorkerCard worker /> }).collect_view()}
+        </div>
+    }
+    .into_any()
+}
