@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use eddy_api::rest::Event;
 use eddy_api::rpc::raft_service_server::RaftServiceServer;
 use eddy_api::rpc::resource_manager_server::ResourceManagerServer;
 use tokio::net::TcpListener;
@@ -153,6 +154,10 @@ impl Master {
             registry.run_expiry().await;
             Ok(())
         });
+        tasks.spawn(publish_leader_changes(
+            state.raft.clone(),
+            state.events.clone(),
+        ));
         tasks.spawn(serve(http_listener, router, stop_rx.clone()));
         if let Some(listener) = rpc_listener {
             tasks.spawn(serve(listener, grpc_router, stop_rx));
@@ -172,6 +177,35 @@ impl Master {
         state.raft.shutdown().await;
         state.store.close().await;
         Ok(())
+    }
+}
+
+/// Publishes a `leader_changed` event whenever Raft's leader or term changes.
+async fn publish_leader_changes(
+    raft: RaftNode,
+    events: broadcast::Sender<Event>,
+) -> Result<(), MasterError> {
+    let mut metrics = raft.raft.metrics();
+    let mut last = None;
+    loop {
+        let current = {
+            let m = metrics.borrow_and_update();
+            (m.current_leader, m.current_term)
+        };
+        if last != Some(current) {
+            if last.is_some() {
+                tracing::info!(leader_id = ?current.0, term = current.1, "Raft leadership changed");
+                // No subscriber is fine: the event stream is best-effort.
+                let _ = events.send(Event::LeaderChanged {
+                    leader_id: current.0,
+                    term: current.1,
+                });
+            }
+            last = Some(current);
+        }
+        if metrics.changed().await.is_err() {
+            return Ok(()); // Raft stopped.
+        }
     }
 }
 
