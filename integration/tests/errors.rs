@@ -13,6 +13,22 @@ fn run(args: &[&str]) -> anyhow::Result<(i32, String)> {
     Ok((status.code().unwrap_or(-1), p.output()))
 }
 
+/// Runs `eddy master --http <free port> --data-dir <temp dir> EXTRA…` to its end.
+fn run_master(extra: &[&str]) -> anyhow::Result<(i32, String)> {
+    let dir = tempfile::tempdir()?;
+    let http = format!("127.0.0.1:{}", free_port());
+    let data = dir.path().display().to_string();
+    let mut args = vec![
+        "master",
+        "--http",
+        http.as_str(),
+        "--data-dir",
+        data.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 #[test]
 fn bad_flags_exit_2_with_usage() -> anyhow::Result<()> {
     let (code, out) = run(&["standalone", "--slots", "zero"])?;
@@ -34,18 +50,8 @@ fn bad_flags_exit_2_with_usage() -> anyhow::Result<()> {
 
 #[test]
 fn an_unreachable_database_is_reported() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
     let db = format!("postgres://eddy:topsecret@127.0.0.1:{}/eddy", free_port());
-    let http = format!("127.0.0.1:{}", free_port());
-    let (code, out) = run(&[
-        "master",
-        "--http",
-        &http,
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--db",
-        &db,
-    ])?;
+    let (code, out) = run_master(&["--db", &db])?;
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("cannot connect to the database"), "{out}");
     assert!(
@@ -57,17 +63,7 @@ fn an_unreachable_database_is_reported() -> anyhow::Result<()> {
 
 #[test]
 fn an_unsupported_database_url_is_reported() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let http = format!("127.0.0.1:{}", free_port());
-    let (code, out) = run(&[
-        "master",
-        "--http",
-        &http,
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--db",
-        "mysql://x/y",
-    ])?;
+    let (code, out) = run_master(&["--db", "mysql://x/y"])?;
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("unsupported database URL"), "{out}");
     Ok(())
@@ -96,19 +92,7 @@ fn a_port_in_use_is_reported() -> anyhow::Result<()> {
 
 #[test]
 fn heartbeat_interval_must_be_below_the_timeout() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let http = format!("127.0.0.1:{}", free_port());
-    let (code, out) = run(&[
-        "master",
-        "--http",
-        &http,
-        "--data-dir",
-        &dir.path().display().to_string(),
-        "--heartbeat-interval",
-        "5s",
-        "--heartbeat-timeout",
-        "1s",
-    ])?;
+    let (code, out) = run_master(&["--heartbeat-interval", "5s", "--heartbeat-timeout", "1s"])?;
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("--heartbeat-interval"), "{out}");
     Ok(())
