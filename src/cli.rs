@@ -94,6 +94,13 @@ pub struct WorkerArgs {
     pub rpc: SocketAddr,
     #[command(flatten)]
     pub slots: SlotFlags,
+    /// Heartbeat interval (default: the master's).
+    #[arg(long, env = "EDDY_HEARTBEAT_INTERVAL", value_parser = humantime::parse_duration)]
+    pub heartbeat_interval: Option<Duration>,
+    /// Without a successful heartbeat for this long the master is considered lost and the
+    /// worker registers again (default: the master's heartbeat timeout).
+    #[arg(long, env = "EDDY_HEARTBEAT_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub heartbeat_timeout: Option<Duration>,
 }
 
 /// Parses sizes such as `512MiB`, `2GB` or `1048576`.

@@ -73,12 +73,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .context("starting the master")?;
             let url = master.url();
             tracing::info!(url = %url, "master listening");
-            let worker = Worker::start(worker_config(
-                url.clone(),
-                "127.0.0.1:0".parse()?,
-                &args.slots,
-            ))
-            .await?;
+            let rpc = "127.0.0.1:0".parse()?;
+            let worker =
+                Worker::start(worker_config(url.clone(), rpc, &args.slots, None, None)).await?;
             tracing::info!(worker_id = %worker.id(), address = %worker.address(), "worker started");
             println!("Eddy standalone is running: dashboard and REST API at {url}");
             let worker_task = tokio::spawn(worker.run(std::future::pending()));
@@ -98,7 +95,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Worker(args) => {
-            let worker = Worker::start(worker_config(args.master, args.rpc, &args.slots)).await?;
+            let config = worker_config(
+                args.master,
+                args.rpc,
+                &args.slots,
+                args.heartbeat_interval,
+                args.heartbeat_timeout,
+            );
+            let worker = Worker::start(config).await?;
             tracing::info!(worker_id = %worker.id(), address = %worker.address(), "worker started");
             worker.run(shutdown_signal()).await?;
             Ok(())
@@ -122,7 +126,13 @@ fn master_config(
     }
 }
 
-fn worker_config(master: String, rpc: std::net::SocketAddr, flags: &SlotFlags) -> WorkerConfig {
+fn worker_config(
+    master: String,
+    rpc: std::net::SocketAddr,
+    flags: &SlotFlags,
+    heartbeat_interval: Option<std::time::Duration>,
+    heartbeat_timeout: Option<std::time::Duration>,
+) -> WorkerConfig {
     let slots = flags.slots.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get() as u32)
@@ -134,6 +144,8 @@ fn worker_config(master: String, rpc: std::net::SocketAddr, flags: &SlotFlags) -
         rpc,
         slots,
         managed_memory_bytes,
+        heartbeat_interval,
+        heartbeat_timeout,
     }
 }
 

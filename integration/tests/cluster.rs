@@ -46,12 +46,24 @@ mod tokio_stream_ext {
 struct Master {
     process: EddyProcess,
     url: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 async fn start_master(extra: &[&str]) -> anyhow::Result<Master> {
-    let dir = tempfile::tempdir()?;
-    let http = format!("127.0.0.1:{}", free_port());
+    start_master_at(
+        tempfile::tempdir()?,
+        format!("127.0.0.1:{}", free_port()),
+        extra,
+    )
+    .await
+}
+
+/// Starts a master on `http` with data dir `dir`, and waits for its health check.
+async fn start_master_at(
+    dir: tempfile::TempDir,
+    http: String,
+    extra: &[&str],
+) -> anyhow::Result<Master> {
     let data = dir.path().display().to_string();
     let mut args = vec![
         "master",
@@ -76,11 +88,7 @@ async fn start_master(extra: &[&str]) -> anyhow::Result<Master> {
     })
     .await
     .with_context(|| process.output())?;
-    Ok(Master {
-        process,
-        url,
-        _dir: dir,
-    })
+    Ok(Master { process, url, dir })
 }
 
 async fn wait_for_overview(
@@ -237,5 +245,28 @@ async fn a_worker_started_before_its_master_registers_once_it_is_up() -> anyhow:
         v["workers"] == 1 && v["slots_total"] == 2
     })
     .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn workers_register_again_after_a_master_restart() -> anyhow::Result<()> {
+    let flags = ["--heartbeat-interval", "200ms", "--heartbeat-timeout", "2s"];
+    let mut master = start_master(&flags).await?;
+    let _w = EddyProcess::spawn(
+        "worker",
+        &["worker", "--master", &master.url, "--slots", "2"],
+        &[],
+    )?;
+    wait_for_overview(&master.url, "worker registered", |v| v["workers"] == 1).await?;
+
+    master.process.terminate()?;
+    master.process.wait_exit(WAIT)?;
+    let http = master.url.trim_start_matches("http://").to_string();
+    let restarted = start_master_at(master.dir, http, &flags).await?;
+    let overview = wait_for_overview(&restarted.url, "worker registered again", |v| {
+        v["workers"] == 1
+    })
+    .await?;
+    assert_eq!(overview["slots_total"], 2);
     Ok(())
 }

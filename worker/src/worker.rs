@@ -35,6 +35,18 @@ pub struct WorkerConfig {
     pub slots: u32,
     /// Managed memory of the whole worker, split evenly across its slots.
     pub managed_memory_bytes: u64,
+    /// Heartbeat interval; `None` = the one the master announces at registration.
+    pub heartbeat_interval: Option<Duration>,
+    /// Without a successful heartbeat for this long the worker considers the master
+    /// lost and registers again; `None` = the master's heartbeat timeout.
+    pub heartbeat_timeout: Option<Duration>,
+}
+
+/// Heartbeat timing agreed at registration.
+#[derive(Debug, Clone, Copy)]
+struct HeartbeatTiming {
+    interval: Duration,
+    timeout: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,14 +163,13 @@ impl Worker {
 impl MasterSession {
     async fn register_and_heartbeat(&mut self) -> Result<(), WorkerError> {
         loop {
-            let interval = self.register().await?;
-            self.heartbeat_until_unknown(interval).await;
-            tracing::warn!(worker_id = %self.id, "the master no longer knows this worker; registering again");
+            let timing = self.register().await?;
+            self.heartbeat_until_disconnected(timing).await;
         }
     }
 
-    /// Registers, retrying until [`REGISTRATION_TIMEOUT`]; returns the heartbeat interval.
-    async fn register(&mut self) -> Result<Duration, WorkerError> {
+    /// Registers, retrying until [`REGISTRATION_TIMEOUT`]; returns the heartbeat timing.
+    async fn register(&mut self) -> Result<HeartbeatTiming, WorkerError> {
         let started = Instant::now();
         let mut backoff = REGISTRATION_BACKOFF_INITIAL;
         loop {
@@ -170,13 +181,22 @@ impl MasterSession {
             match self.master.register_worker(req).await {
                 Ok(resp) => {
                     let resp = resp.into_inner();
-                    let interval = Duration::from_millis(resp.heartbeat_interval_ms)
+                    let interval = self
+                        .config
+                        .heartbeat_interval
+                        .unwrap_or(Duration::from_millis(resp.heartbeat_interval_ms))
                         .max(MIN_HEARTBEAT_INTERVAL);
+                    let timeout = self
+                        .config
+                        .heartbeat_timeout
+                        .unwrap_or(Duration::from_millis(resp.heartbeat_timeout_ms))
+                        .max(interval * 2);
                     tracing::info!(
                         worker_id = %self.id, address = %self.address, master = %self.config.master,
-                        slots = self.slots.len(), heartbeat_interval = ?interval, "registered with the master"
+                        slots = self.slots.len(), heartbeat_interval = ?interval, heartbeat_timeout = ?timeout,
+                        "registered with the master"
                     );
-                    return Ok(interval);
+                    return Ok(HeartbeatTiming { interval, timeout });
                 }
                 Err(status) if status.code() == tonic::Code::InvalidArgument => {
                     return Err(WorkerError::Refused(status.message().to_string()));
@@ -197,9 +217,11 @@ impl MasterSession {
         }
     }
 
-    /// Heartbeats every `interval` until the master answers that it does not know us.
-    async fn heartbeat_until_unknown(&mut self, interval: Duration) {
-        let mut tick = tokio::time::interval(interval);
+    /// Heartbeats every interval until the master answers that it does not know this
+    /// worker, or no heartbeat succeeded for the timeout (the master is lost).
+    async fn heartbeat_until_disconnected(&mut self, timing: HeartbeatTiming) {
+        let mut last_ok = Instant::now();
+        let mut tick = tokio::time::interval(timing.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
@@ -208,10 +230,17 @@ impl MasterSession {
                 slot_report: Some(self.slots.report()),
             };
             match self.master.heartbeat(req).await {
-                Ok(resp) if resp.get_ref().known => {}
-                Ok(_) => return,
+                Ok(resp) if resp.get_ref().known => last_ok = Instant::now(),
+                Ok(_) => {
+                    tracing::warn!(worker_id = %self.id, "the master no longer knows this worker; registering again");
+                    return;
+                }
                 Err(status) => {
                     tracing::warn!(worker_id = %self.id, error = %status.message(), "heartbeat to the master failed");
+                    if last_ok.elapsed() > timing.timeout {
+                        tracing::warn!(worker_id = %self.id, timeout = ?timing.timeout, "master lost; registering again");
+                        return;
+                    }
                 }
             }
         }
