@@ -5,6 +5,7 @@
 //! Invariant: this crate never depends on `eddy-control-plane`; it speaks to the
 //! master only through the RPC contract in `eddy-api`.
 
+pub mod key_groups;
 pub mod slots;
 pub mod worker;
 
