@@ -7,6 +7,7 @@
 
 pub mod http;
 pub mod master;
+pub mod metrics;
 pub mod raft;
 pub mod registry;
 pub mod rpc;

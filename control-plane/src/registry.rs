@@ -13,6 +13,7 @@ use eddy_api::rest::{Event, Overview, SlotInfo, SlotState, WorkerInfo, WorkerSta
 use eddy_api::rpc::{HeartbeatRequest, RegisterWorkerRequest, RegisterWorkerResponse, SlotStatus};
 use tokio::sync::broadcast;
 
+use crate::metrics::MasterCounters;
 use crate::raft::RaftNode;
 use crate::store::{ClusterEventRow, Store, StoreError, WorkerRow};
 
@@ -51,6 +52,7 @@ pub struct WorkerRegistry {
     events: broadcast::Sender<Event>,
     heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
+    counters: MasterCounters,
 }
 
 pub fn now_ms() -> u64 {
@@ -79,7 +81,13 @@ impl WorkerRegistry {
             events,
             heartbeat_interval,
             heartbeat_timeout,
+            counters: MasterCounters::default(),
         })
+    }
+
+    /// Counters for the Prometheus endpoint.
+    pub fn counters(&self) -> &MasterCounters {
+        &self.counters
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, WorkerEntry>> {
@@ -142,6 +150,7 @@ impl WorkerRegistry {
             );
         }
         self.store.upsert_worker(term, &row).await?;
+        self.counters.registrations.inc();
         self.record(
             term,
             "worker_registered",
@@ -175,6 +184,7 @@ impl WorkerRegistry {
                 return false;
             }
             entry.last_heartbeat = Instant::now();
+            self.counters.heartbeats.inc();
             entry.last_heartbeat_ms = now_ms();
             match slots {
                 Some(slots) if slots.len() <= MAX_SLOTS_PER_WORKER && slots != entry.slots => {
@@ -220,6 +230,7 @@ impl WorkerRegistry {
             }
             self.record(term, "worker_lost", &id, "heartbeat timeout")
                 .await;
+            self.counters.workers_lost.inc();
             self.publish(Event::WorkerLost { worker_id: id });
         }
     }

@@ -132,6 +132,7 @@ async fn openapi_lists_every_route() -> anyhow::Result<()> {
         "/api/v1/cluster",
         "/api/v1/events",
         "/api/v1/openapi.json",
+        "/metrics",
     ] {
         assert!(
             paths.get(route).and_then(|p| p.get("get")).is_some(),

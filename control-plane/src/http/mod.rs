@@ -44,6 +44,7 @@ struct ApiDoc;
 fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(api::healthz))
+        .routes(routes!(api::metrics))
         .routes(routes!(api::overview))
         .routes(routes!(api::workers))
         .routes(routes!(api::cluster))
