@@ -96,6 +96,24 @@ pub async fn create_postgres_database() -> anyhow::Result<String> {
     Ok(format!("{base}/{name}"))
 }
 
+/// `eddy SUBCOMMAND --http HTTP --data-dir DIR EXTRA…` as arguments.
+pub fn server_args(
+    subcommand: &str,
+    http: &str,
+    data_dir: &std::path::Path,
+    extra: &[&str],
+) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        subcommand.into(),
+        "--http".into(),
+        http.into(),
+        "--data-dir".into(),
+    ];
+    args.push(data_dir.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 /// A running `eddy standalone` on free ports with its own data dir.
 pub struct Standalone {
     pub process: EddyProcess,
@@ -116,17 +134,8 @@ impl Standalone {
         data_dir: tempfile::TempDir,
         extra: &[&str],
     ) -> anyhow::Result<Standalone> {
-        let port = free_port();
-        let http = format!("127.0.0.1:{port}");
-        let dir = data_dir.path().display().to_string();
-        let mut args = vec![
-            "standalone",
-            "--http",
-            http.as_str(),
-            "--data-dir",
-            dir.as_str(),
-        ];
-        args.extend_from_slice(extra);
+        let http = format!("127.0.0.1:{}", free_port());
+        let args = server_args("standalone", &http, data_dir.path(), extra);
         let process = EddyProcess::spawn("standalone", &args, &[])?;
         let url = format!("http://{http}");
         let overview = format!("{url}/api/v1/overview");

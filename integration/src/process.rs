@@ -15,7 +15,11 @@ pub struct EddyProcess {
 
 impl EddyProcess {
     /// Starts `eddy ARGS…` with extra environment variables.
-    pub fn spawn(name: &str, args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<EddyProcess> {
+    pub fn spawn<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+        name: &str,
+        args: &[S],
+        envs: &[(&str, &str)],
+    ) -> anyhow::Result<EddyProcess> {
         let dir = tempfile::tempdir()?;
         let log = dir.path().join(format!("{name}.log"));
         let out = std::fs::File::create(&log)?;

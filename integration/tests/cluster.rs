@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use eddy_integration::{EddyProcess, WAIT, free_port, get_json, wait_for};
+use eddy_integration::{EddyProcess, WAIT, free_port, get_json, server_args, wait_for};
 use serde_json::Value;
 use tokio_stream_ext::next_event_named;
 
@@ -64,16 +64,11 @@ async fn start_master_at(
     http: String,
     extra: &[&str],
 ) -> anyhow::Result<Master> {
-    let data = dir.path().display().to_string();
-    let mut args = vec![
+    let process = EddyProcess::spawn(
         "master",
-        "--http",
-        http.as_str(),
-        "--data-dir",
-        data.as_str(),
-    ];
-    args.extend_from_slice(extra);
-    let process = EddyProcess::spawn("master", &args, &[])?;
+        &server_args("master", &http, dir.path(), extra),
+        &[],
+    )?;
     let url = format!("http://{http}");
     let health = format!("{url}/healthz");
     wait_for("master up", WAIT, || {

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use eddy_integration::{EddyProcess, free_port};
+use eddy_integration::{EddyProcess, free_port, server_args};
 
 const EXIT_WAIT: Duration = Duration::from_secs(60);
 
 /// Runs `eddy ARGS…` to its end and returns (exit code, output).
-fn run(args: &[&str]) -> anyhow::Result<(i32, String)> {
+fn run<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> anyhow::Result<(i32, String)> {
     let mut p = EddyProcess::spawn("eddy", args, &[])?;
     let status = p.wait_exit(EXIT_WAIT)?;
     Ok((status.code().unwrap_or(-1), p.output()))
@@ -17,16 +17,7 @@ fn run(args: &[&str]) -> anyhow::Result<(i32, String)> {
 fn run_master(extra: &[&str]) -> anyhow::Result<(i32, String)> {
     let dir = tempfile::tempdir()?;
     let http = format!("127.0.0.1:{}", free_port());
-    let data = dir.path().display().to_string();
-    let mut args = vec![
-        "master",
-        "--http",
-        http.as_str(),
-        "--data-dir",
-        data.as_str(),
-    ];
-    args.extend_from_slice(extra);
-    run(&args)
+    run(&server_args("master", &http, dir.path(), extra))
 }
 
 #[test]
