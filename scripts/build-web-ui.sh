@@ -11,7 +11,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 target_dir="${CARGO_TARGET_DIR:-$HOME/.cache/eddy-target}"
 export CARGO_TARGET_DIR="$target_dir"
-out_dir="web-ui/dist"
+dist_dir="web-ui/dist"
+# Built into a staging dir and swapped in only when something changed, so an unchanged
+# dashboard does not touch web-ui/dist (whose change recompiles the control plane).
+out_dir="web-ui/dist.staging"
 
 if ! command -v wasm-bindgen >/dev/null 2>&1; then
     echo "error: wasm-bindgen not found; install it with:" >&2
@@ -50,6 +53,14 @@ else
 fi
 
 cp web-ui/index.html web-ui/style.css "$out_dir/"
+
+if [ -d "$dist_dir" ] && diff -rq "$out_dir" "$dist_dir" >/dev/null; then
+    rm -rf "$out_dir"
+else
+    rm -rf "$dist_dir"
+    mv "$out_dir" "$dist_dir"
+fi
+out_dir="$dist_dir"
 
 echo "dashboard built in $out_dir:"
 ls -l "$out_dir"
