@@ -1,0 +1,59 @@
+//! Connectors, with Flink's names and options: sources produce Arrow batches for the
+//! runtime, sinks consume them. A connector is created from its `WITH (...)` options
+//! ([`options::Options`]); each subtask gets its own reader or writer.
+
+pub mod options;
+
+use std::time::Duration;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+use crate::runtime::error::Result;
+use crate::runtime::operator::SubtaskInfo;
+
+/// Upper bound on rows in one batch a source emits (TIGER_STYLE: explicit limit).
+pub const MAX_BATCH_ROWS: usize = 8192;
+
+/// What a source reader has for the runtime when polled.
+#[derive(Debug)]
+pub enum SourceEvent {
+    /// Rows read from split `split` (an index local to this reader, `0..splits()`).
+    Batch { split: usize, batch: RecordBatch },
+    /// Nothing right now; poll again after this long at most (throttling, no input yet).
+    Wait(Duration),
+    /// Split `split` is exhausted; its watermark no longer holds others back.
+    SplitFinished { split: usize },
+    /// Every split of this reader is exhausted (bounded input).
+    End,
+}
+
+/// A table source (Flink's `Source`): knows its schema and hands out one reader per
+/// subtask, assigning splits (files, generator ranges) among subtasks.
+pub trait Source: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &str;
+    fn schema(&self) -> SchemaRef;
+    fn create_reader(&self, subtask: &SubtaskInfo) -> Result<Box<dyn SourceReader>>;
+}
+
+/// Reads the splits assigned to one subtask. `poll` may block briefly (file I/O); it
+/// returns at most [`MAX_BATCH_ROWS`] rows per call and never sleeps — it returns
+/// [`SourceEvent::Wait`] instead so the task stays responsive.
+pub trait SourceReader: Send {
+    /// How many splits this reader owns (watermarks are generated per split).
+    fn splits(&self) -> usize;
+    fn poll(&mut self) -> Result<SourceEvent>;
+}
+
+/// A table sink: one writer per subtask.
+pub trait Sink: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &str;
+    fn create_writer(&self, subtask: &SubtaskInfo) -> Result<Box<dyn SinkWriter>>;
+}
+
+/// Writes one subtask's rows. `finish` makes everything written visible (for the
+/// filesystem sink: in-progress part files are committed by an atomic rename).
+pub trait SinkWriter: Send {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()>;
+    fn finish(&mut self) -> Result<()>;
+}

@@ -1,0 +1,7 @@
+//! The task runtime: messages on channels, the operator contract, tasks that run a
+//! chain of operators inside a slot, and their metrics.
+
+pub mod error;
+pub mod message;
+pub mod metrics;
+pub mod operator;

@@ -1,0 +1,4 @@
+//! The three notions of time: processing time (clocks), event time (watermarks), and
+//! ingestion time (stamped at the source, then treated as event time).
+
+pub mod clock;
