@@ -2,3 +2,5 @@
 //! ingestion time (stamped at the source, then treated as event time).
 
 pub mod clock;
+pub mod valve;
+pub mod watermark;

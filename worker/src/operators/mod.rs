@@ -1,0 +1,3 @@
+//! Operators over Arrow batches: stateless ones, windows, aggregates.
+
+pub mod basic;
