@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use super::chain::OperatorChain;
 use super::channel::{self, ChannelReceiver, ChannelSender, DEFAULT_CHANNEL_CAPACITY, InputGate};
 use super::error::{Result, RuntimeError};
+use super::message::MIN_WATERMARK;
 use super::metrics::{MetricsSnapshot, SubtaskMetrics};
 use super::operator::{Operator, OperatorContext, SubtaskInfo};
 use super::partition::RecordWriter;
@@ -292,6 +293,7 @@ pub fn deploy(graph: JobGraph, config: ExecutionConfig) -> Result<RunningJob> {
                 input,
                 writers,
                 cancel: cancel_rx.clone(),
+                output_watermark: MIN_WATERMARK,
             };
             subtasks.push(SubtaskHandle {
                 vertex: vertex.id,

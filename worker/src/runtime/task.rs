@@ -44,6 +44,8 @@ pub struct StreamTask {
     pub input: TaskInput,
     pub writers: Vec<RecordWriter>,
     pub cancel: watch::Receiver<bool>,
+    /// The last watermark sent downstream (the chain's output watermark).
+    pub output_watermark: Timestamp,
 }
 
 impl StreamTask {
@@ -219,7 +221,12 @@ impl StreamTask {
         Ok(())
     }
 
+    /// The task's input watermark advanced (Flink's `currentInputWatermark`, which is
+    /// what the `current_watermark` metric shows).
     async fn advance_watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.metrics()
+            .current_watermark
+            .store(watermark, Ordering::Relaxed);
         let out = self.chain.process_watermark(watermark)?;
         self.emit(out).await
     }
@@ -247,9 +254,8 @@ impl StreamTask {
                     }
                 }
                 Emit::Watermark(w) => {
-                    let previous = metrics.current_watermark.load(Ordering::Relaxed);
-                    if w > previous {
-                        metrics.current_watermark.store(w, Ordering::Relaxed);
+                    if w > self.output_watermark {
+                        self.output_watermark = w;
                         for writer in &mut self.writers {
                             writer.broadcast(Message::Watermark(w)).await?;
                         }
