@@ -8,5 +8,7 @@
 pub mod ddl;
 pub mod error;
 pub mod script;
+pub mod tvf;
+pub mod types;
 
 pub use error::SqlError;
