@@ -8,6 +8,7 @@
 
 pub mod connectors;
 pub mod key_groups;
+pub mod operators;
 pub mod runtime;
 pub mod slots;
 pub mod state;
