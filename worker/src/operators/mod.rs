@@ -2,3 +2,9 @@
 //! windows and OVER aggregates.
 
 pub mod aggregate;
+pub mod keys;
+pub mod rowtime;
+pub mod window;
+
+#[cfg(test)]
+pub(crate) mod test_util;
