@@ -2,6 +2,7 @@
 //! windows and OVER aggregates.
 
 pub mod aggregate;
+pub mod count_window;
 pub mod keys;
 pub mod rowtime;
 pub mod window;
