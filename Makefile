@@ -12,7 +12,7 @@ BUILD_TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 HTTP ?= 127.0.0.1:8081
 DATA_DIR ?= ./eddy-data
 
-.PHONY: run build test deps web-ui postgres fmt
+.PHONY: run build test deps web-ui postgres fmt bench-runtime
 
 ## Install what is missing (apt packages, wasm target, pinned wasm-bindgen-cli).
 deps:
@@ -41,6 +41,10 @@ test: deps postgres
 	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo build --workspace
 	EDDY_TEST_POSTGRES_URL="$$(./scripts/postgres-up.sh)" CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" \
 		cargo test --workspace --no-fail-fast
+
+## The runtime benchmark (issue 4): events/s of passthrough, filter, keyed tumbling count.
+bench-runtime: deps
+	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo bench --bench runtime
 
 fmt:
 	cargo fmt --all

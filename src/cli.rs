@@ -33,6 +33,27 @@ pub enum Command {
     Master(MasterArgs),
     /// A worker offering task slots to the master at --master.
     Worker(WorkerArgs),
+    /// Run a Flink SQL file to completion in a local mini-cluster (the cluster's runtime).
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// The SQL file: CREATE TABLE/VIEW, SET, and one or more INSERT INTO (run as one job).
+    pub file: PathBuf,
+    /// Default parallelism of every operator (Flink's `parallelism.default`).
+    #[arg(long, short = 'p', env = "EDDY_PARALLELISM", default_value_t = 1)]
+    pub parallelism: u32,
+    /// A configuration option, `key=value` (as `SET 'key' = 'value'`); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, not '{s}'"))
 }
 
 #[derive(Debug, Args, Clone)]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config_file;
+mod run;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Run(args) = cli.command {
+        return runtime.block_on(run::run(args));
+    }
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -94,6 +98,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             master.run(shutdown_signal()).await?;
             Ok(())
         }
+        Command::Run(_) => anyhow::bail!("`eddy run` is handled before this point"),
         Command::Worker(args) => {
             let config = worker_config(
                 args.master,

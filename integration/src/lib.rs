@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use sqlx::Connection;
 
+pub mod oracle;
 pub use process::EddyProcess;
 
 /// Default wait for a condition in tests (generous: CI machines are slow).

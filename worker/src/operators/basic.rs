@@ -11,6 +11,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use crate::connectors::SinkWriter;
 use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::metrics::SubtaskMetrics;
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 
 /// Keeps the rows whose predicate is true (NULL counts as false, as in SQL).
@@ -130,10 +131,12 @@ impl Operator for SinkOperator {
         &mut self,
         _input: usize,
         batch: RecordBatch,
-        _ctx: &OperatorContext,
+        ctx: &OperatorContext,
         _out: &mut Output,
     ) -> Result<()> {
-        self.writer.write(&batch)
+        self.writer.write(&batch)?;
+        SubtaskMetrics::add(&ctx.metrics.sink_records, batch.num_rows() as u64);
+        Ok(())
     }
 
     fn process_watermark(

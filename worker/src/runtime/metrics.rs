@@ -24,6 +24,8 @@ pub struct SubtaskMetrics {
     pub late_records_dropped: AtomicU64,
     /// Malformed records skipped under an `*.ignore-parse-errors` policy.
     pub parse_errors_skipped: AtomicU64,
+    /// Rows handed to a sink's writer (sink subtasks only).
+    pub sink_records: AtomicU64,
     started: Instant,
 }
 
@@ -39,6 +41,7 @@ impl Default for SubtaskMetrics {
             backpressured_ns: AtomicU64::new(0),
             late_records_dropped: AtomicU64::new(0),
             parse_errors_skipped: AtomicU64::new(0),
+            sink_records: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -58,6 +61,7 @@ pub struct MetricsSnapshot {
     pub backpressure_ratio: f64,
     pub late_records_dropped: u64,
     pub parse_errors_skipped: u64,
+    pub sink_records: u64,
 }
 
 impl SubtaskMetrics {
@@ -83,6 +87,7 @@ impl SubtaskMetrics {
                 .min(1.0),
             late_records_dropped: self.late_records_dropped.load(Ordering::Relaxed),
             parse_errors_skipped: self.parse_errors_skipped.load(Ordering::Relaxed),
+            sink_records: self.sink_records.load(Ordering::Relaxed),
         }
     }
 }
