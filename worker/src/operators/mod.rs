@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod count_window;
 pub mod keys;
+pub mod over;
 pub mod rowtime;
 pub mod window;
 
