@@ -381,13 +381,16 @@ impl Operator for OverAggregateOperator {
         let id = st.next_batch;
         let mut kept = 0usize;
         let mut late = 0u64;
+        let mut scratch = Vec::new();
         for (row, &ts) in times.iter().enumerate() {
             let is_late = match &encoded {
                 // Flink's bounded functions: behind the key's last triggering time (0 at first).
                 Some(keys) => {
+                    scratch.clear();
+                    scratch.extend_from_slice(keys.key(row));
                     let last = st
                         .keys
-                        .get(keys.key_groups[row], &keys.key(row).to_vec())
+                        .get(keys.key_groups[row], &scratch)
                         .map_or(0, |k| k.last_ts);
                     ts <= last
                 }
