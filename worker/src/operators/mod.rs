@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod basic;
 pub mod count_window;
 pub mod keys;
+pub mod over;
 pub mod rowtime;
 pub mod window;
 

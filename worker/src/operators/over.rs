@@ -1,0 +1,448 @@
+//! [`OverAggregateOperator`]: event-time OVER aggregates (`PARTITION BY keys ORDER BY
+//! time`), Flink's `RowTime{Rows,Range}{Unbounded,Bounded}PrecedingFunction`s. Rows wait
+//! until the watermark reaches their timestamp, then are processed in timestamp order
+//! (ties in arrival order); every row is emitted with one column per aggregate.
+//!
+//! Frames: ROWS/RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, ROWS BETWEEN n
+//! PRECEDING AND CURRENT ROW and RANGE BETWEEN INTERVAL PRECEDING AND CURRENT ROW. In
+//! RANGE frames rows with equal timestamps share one result. Bounded frames retract
+//! rows leaving the frame: each key keeps the aggregate inputs of the rows in its frame
+//! only (at most n rows for ROWS; the rows within the interval for RANGE), as Flink keeps
+//! them in state. Late rows are dropped and counted as Flink does: unbounded frames drop
+//! rows at or behind the watermark; bounded frames drop rows at or before the last
+//! timestamp processed for their key (Flink starts that at 0, so rows at time <= 0 are
+//! dropped there too).
+//!
+//! Waiting rows stay in their input batches; at most [`MAX_PENDING_ROWS`] may wait.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::compute::{concat, interleave_record_batch};
+use arrow::datatypes::{Schema, SchemaRef};
+use datafusion::common::ScalarValue;
+
+use super::aggregate::{AggregateSet, AggregateSpec, PreparedInput};
+use super::keys::KeyEncoder;
+use super::rowtime::event_times;
+use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::message::{MIN_WATERMARK, Timestamp};
+use crate::runtime::operator::{Operator, OperatorContext, Output};
+use crate::state::memory::MemoryBudget;
+use crate::state::table::{StateSize, StateTable};
+
+/// Most rows waiting for the watermark in one subtask.
+pub const MAX_PENDING_ROWS: usize = 4 << 20;
+/// Most rows in one emitted batch.
+pub const MAX_OUTPUT_BATCH_ROWS: usize = 8192;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverFrame {
+    RowsUnbounded,
+    RangeUnbounded,
+    /// ROWS BETWEEN `n` PRECEDING AND CURRENT ROW.
+    Rows {
+        preceding: u64,
+    },
+    /// RANGE BETWEEN INTERVAL `ms` PRECEDING AND CURRENT ROW.
+    Range {
+        preceding_ms: i64,
+    },
+}
+
+impl OverFrame {
+    fn bounded(self) -> bool {
+        matches!(self, OverFrame::Rows { .. } | OverFrame::Range { .. })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OverSpec {
+    pub frame: OverFrame,
+    pub partition_columns: Vec<usize>,
+    pub time_column: usize,
+    pub aggregates: Vec<AggregateSpec>,
+}
+
+/// A row kept in a bounded frame: its time and aggregate inputs.
+type FrameRow = (Timestamp, Vec<Option<ScalarValue>>);
+
+#[derive(Debug)]
+struct KeyState {
+    slot: u32,
+    last_ts: Timestamp,
+    frame: VecDeque<FrameRow>,
+    frame_bytes: usize,
+}
+
+impl StateSize for KeyState {
+    fn state_size(&self) -> usize {
+        std::mem::size_of::<KeyState>() + self.frame_bytes
+    }
+}
+
+fn frame_row_size(r: &FrameRow) -> usize {
+    32 + r
+        .1
+        .iter()
+        .map(|v| v.as_ref().map_or(8, |s| s.size()))
+        .sum::<usize>()
+}
+
+#[derive(Debug)]
+struct State {
+    aggs: AggregateSet,
+    keys: StateTable<Vec<u8>, KeyState>,
+    /// Input batches holding waiting rows, with how many of their rows still wait.
+    batches: HashMap<u64, (RecordBatch, usize)>,
+    /// Waiting rows by time, in arrival order: (batch, row).
+    waiting: BTreeMap<Timestamp, Vec<(u64, usize)>>,
+    next_batch: u64,
+    waiting_rows: usize,
+    batch_bytes: usize,
+    memory: Arc<MemoryBudget>,
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        self.memory.release(self.batch_bytes);
+    }
+}
+
+#[derive(Debug)]
+pub struct OverAggregateOperator {
+    name: String,
+    spec: OverSpec,
+    input: SchemaRef,
+    keys: KeyEncoder,
+    schema: SchemaRef,
+    state: Option<State>,
+    watermark: Timestamp,
+}
+
+impl OverAggregateOperator {
+    pub fn new(name: &str, spec: OverSpec, input: SchemaRef) -> Result<Self> {
+        if let OverFrame::Range { preceding_ms } = spec.frame
+            && preceding_ms < 0
+        {
+            return Err(RuntimeError::Graph(
+                "RANGE preceding interval must be >= 0".into(),
+            ));
+        }
+        let keys = KeyEncoder::new(&input, &spec.partition_columns)?;
+        let mut fields: Vec<_> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
+        for a in &spec.aggregates {
+            fields.push(a.result_field(&input)?);
+        }
+        Ok(OverAggregateOperator {
+            name: name.to_string(),
+            schema: Arc::new(Schema::new(fields)),
+            spec,
+            input,
+            keys,
+            state: None,
+            watermark: MIN_WATERMARK,
+        })
+    }
+
+    pub fn output_schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn init(&mut self, ctx: &OperatorContext) -> Result<()> {
+        if self.state.is_none() {
+            let retract = self.spec.frame.bounded();
+            self.state = Some(State {
+                aggs: AggregateSet::new(
+                    &self.spec.aggregates,
+                    &self.input,
+                    retract,
+                    ctx.memory.clone(),
+                )?,
+                keys: StateTable::new(ctx.subtask.key_group_range, ctx.memory.clone()),
+                batches: HashMap::new(),
+                waiting: BTreeMap::new(),
+                next_batch: 0,
+                waiting_rows: 0,
+                batch_bytes: 0,
+                memory: ctx.memory.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Processes every waiting row with time <= `time`.
+    fn advance(&mut self, time: Timestamp, ctx: &OperatorContext, out: &mut Output) -> Result<()> {
+        let Some(st) = self.state.as_mut() else {
+            return Ok(());
+        };
+        let ready = match time.checked_add(1) {
+            Some(after) => {
+                let later = st.waiting.split_off(&after);
+                std::mem::replace(&mut st.waiting, later)
+            }
+            None => std::mem::take(&mut st.waiting),
+        };
+        if ready.is_empty() {
+            return Ok(());
+        }
+        // Gather the ready rows, in processing order, into one batch.
+        let mut ids: Vec<u64> = Vec::new();
+        let mut index_of: HashMap<u64, usize> = HashMap::new();
+        let mut picks = Vec::new();
+        for (_, rows) in ready {
+            for (b, r) in rows {
+                let i = *index_of.entry(b).or_insert_with(|| {
+                    ids.push(b);
+                    ids.len() - 1
+                });
+                picks.push((i, r));
+            }
+        }
+        let sources: Vec<&RecordBatch> = ids
+            .iter()
+            .map(|b| st.batches.get(b).map(|e| &e.0))
+            .collect::<Option<_>>()
+            .ok_or_else(|| RuntimeError::Graph("OVER: waiting row lost its batch".into()))?;
+        let batch = interleave_record_batch(&sources, &picks)?;
+        for &(i, _) in &picks {
+            let id = ids[i];
+            if let Some(e) = st.batches.get_mut(&id) {
+                e.1 -= 1;
+                if e.1 == 0 {
+                    let size = e.0.get_array_memory_size();
+                    st.batches.remove(&id);
+                    st.memory.release(size);
+                    st.batch_bytes -= size;
+                }
+            }
+        }
+        st.waiting_rows -= picks.len();
+        let results = self.compute(&batch, ctx)?;
+        let mut columns = batch.columns().to_vec();
+        columns.extend(results);
+        let all = RecordBatch::try_new(self.schema.clone(), columns)?;
+        let mut offset = 0;
+        while offset < all.num_rows() {
+            let len = MAX_OUTPUT_BATCH_ROWS.min(all.num_rows() - offset);
+            out.emit(all.slice(offset, len));
+            offset += len;
+        }
+        Ok(())
+    }
+
+    /// The aggregate columns of `batch` (ready rows sorted by time).
+    fn compute(&mut self, batch: &RecordBatch, ctx: &OperatorContext) -> Result<Vec<ArrayRef>> {
+        let times = event_times(batch, self.spec.time_column)?;
+        let encoded = self.keys.encode(batch, ctx.subtask.max_parallelism)?;
+        let frame = self.spec.frame;
+        let Some(st) = self.state.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let input = st.aggs.prepare(batch)?;
+        let mut results: Vec<Option<Vec<ArrayRef>>> = vec![None; batch.num_rows()];
+        let mut i = 0;
+        while i < times.len() {
+            let ts = times[i];
+            let mut j = i;
+            // Rows of one timestamp, grouped by key in first-seen order.
+            let mut groups: Vec<(usize, Vec<u32>)> = Vec::new();
+            let mut group_of: HashMap<&[u8], usize> = HashMap::new();
+            while j < times.len() && times[j] == ts {
+                let g = *group_of.entry(encoded.key(j)).or_insert_with(|| {
+                    groups.push((j, Vec::new()));
+                    groups.len() - 1
+                });
+                groups[g].1.push(j as u32);
+                j += 1;
+            }
+            for (first, rows) in groups {
+                let (kg, key) = (encoded.key_groups[first], encoded.key(first));
+                let key = key.to_vec();
+                if st.keys.get(kg, &key).is_none() {
+                    let slot = st.aggs.alloc()?;
+                    let fresh = KeyState {
+                        slot,
+                        last_ts: 0,
+                        frame: VecDeque::new(),
+                        frame_bytes: 0,
+                    };
+                    st.keys.insert(kg, key.clone(), fresh)?;
+                }
+                let aggs = &mut st.aggs;
+                let res = &mut results;
+                st.keys
+                    .update(kg, &key, |ks| {
+                        process_rows(ks, frame, ts, &rows, aggs, &input, res)
+                    })?
+                    .transpose()?;
+            }
+            i = j;
+        }
+        let mut columns = Vec::with_capacity(self.spec.aggregates.len());
+        for a in 0..self.spec.aggregates.len() {
+            let parts: Vec<&dyn Array> = results
+                .iter()
+                .map(|r| r.as_ref().map(|v| v[a].as_ref()))
+                .collect::<Option<_>>()
+                .ok_or_else(|| RuntimeError::Graph("OVER: a ready row got no result".into()))?;
+            columns.push(concat(&parts)?);
+        }
+        Ok(columns)
+    }
+}
+
+/// Processes one key's rows of timestamp `ts` and stores each row's results.
+fn process_rows(
+    ks: &mut KeyState,
+    frame: OverFrame,
+    ts: Timestamp,
+    rows: &[u32],
+    aggs: &mut AggregateSet,
+    input: &PreparedInput,
+    results: &mut [Option<Vec<ArrayRef>>],
+) -> Result<()> {
+    let slot = ks.slot;
+    let retract_front = |ks: &mut KeyState, aggs: &mut AggregateSet| -> Result<()> {
+        if let Some(old) = ks.frame.pop_front() {
+            ks.frame_bytes -= frame_row_size(&old);
+            let values = PreparedInput::from_row_scalars(&[&old.1], input)?;
+            aggs.retract(&values, &[0], &[slot])?;
+        }
+        Ok(())
+    };
+    match frame {
+        OverFrame::RowsUnbounded | OverFrame::Rows { .. } => {
+            for &r in rows {
+                aggs.update(input, &[r], &[slot])?;
+                results[r as usize] = Some(aggs.evaluate(&[slot])?);
+                if let OverFrame::Rows { preceding } = frame {
+                    let kept = (ts, input.row_scalars(r as usize)?);
+                    ks.frame_bytes += frame_row_size(&kept);
+                    ks.frame.push_back(kept);
+                    if ks.frame.len() as u64 > preceding {
+                        retract_front(ks, aggs)?;
+                    }
+                }
+            }
+        }
+        OverFrame::RangeUnbounded | OverFrame::Range { .. } => {
+            if let OverFrame::Range { preceding_ms } = frame {
+                while ks.frame.front().is_some_and(|f| ts - f.0 > preceding_ms) {
+                    retract_front(ks, aggs)?;
+                }
+                for &r in rows {
+                    let kept = (ts, input.row_scalars(r as usize)?);
+                    ks.frame_bytes += frame_row_size(&kept);
+                    ks.frame.push_back(kept);
+                }
+            }
+            aggs.update(input, rows, &vec![slot; rows.len()])?;
+            let shared = aggs.evaluate(&[slot])?;
+            for &r in rows {
+                results[r as usize] = Some(shared.clone());
+            }
+        }
+    }
+    ks.last_ts = ts;
+    Ok(())
+}
+
+impl Operator for OverAggregateOperator {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
+        self.init(ctx)
+    }
+
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        ctx: &OperatorContext,
+        _out: &mut Output,
+    ) -> Result<()> {
+        self.init(ctx)?;
+        let times = event_times(&batch, self.spec.time_column)?;
+        let bounded = self.spec.frame.bounded();
+        let encoded = if bounded {
+            Some(self.keys.encode(&batch, ctx.subtask.max_parallelism)?)
+        } else {
+            None
+        };
+        let watermark = self.watermark;
+        let Some(st) = self.state.as_mut() else {
+            return Ok(());
+        };
+        let id = st.next_batch;
+        let mut kept = 0usize;
+        let mut late = 0u64;
+        let mut scratch = Vec::new();
+        for (row, &ts) in times.iter().enumerate() {
+            let is_late = match &encoded {
+                // Flink's bounded functions: behind the key's last triggering time (0 at first).
+                Some(keys) => {
+                    scratch.clear();
+                    scratch.extend_from_slice(keys.key(row));
+                    let last = st
+                        .keys
+                        .get(keys.key_groups[row], &scratch)
+                        .map_or(0, |k| k.last_ts);
+                    ts <= last
+                }
+                None => ts <= watermark,
+            };
+            if is_late {
+                late += 1;
+                continue;
+            }
+            st.waiting.entry(ts).or_default().push((id, row));
+            kept += 1;
+        }
+        if late > 0 {
+            ctx.metrics
+                .late_records_dropped
+                .fetch_add(late, Ordering::Relaxed);
+        }
+        if kept > 0 {
+            if st.waiting_rows + kept > MAX_PENDING_ROWS {
+                return Err(RuntimeError::Task {
+                    task: self.name.clone(),
+                    message: format!("more than {MAX_PENDING_ROWS} rows wait for the watermark"),
+                });
+            }
+            let size = batch.get_array_memory_size();
+            st.memory.reserve(size)?;
+            st.batch_bytes += size;
+            st.waiting_rows += kept;
+            st.batches.insert(id, (batch, kept));
+            st.next_batch += 1;
+        }
+        Ok(())
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: Timestamp,
+        ctx: &OperatorContext,
+        out: &mut Output,
+    ) -> Result<()> {
+        if watermark > self.watermark {
+            self.watermark = watermark;
+            self.advance(watermark, ctx, out)?;
+        }
+        out.emit_watermark(watermark);
+        Ok(())
+    }
+
+    fn finish(&mut self, ctx: &OperatorContext, out: &mut Output) -> Result<()> {
+        self.advance(Timestamp::MAX, ctx, out)
+    }
+}
+
+#[cfg(test)]
+mod tests;
