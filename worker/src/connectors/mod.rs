@@ -2,6 +2,7 @@
 //! runtime, sinks consume them. A connector is created from its `WITH (...)` options
 //! ([`options::Options`]); each subtask gets its own reader or writer.
 
+pub mod format;
 pub mod options;
 
 use std::time::Duration;
@@ -43,6 +44,11 @@ pub trait SourceReader: Send {
     /// How many splits this reader owns (watermarks are generated per split).
     fn splits(&self) -> usize;
     fn poll(&mut self) -> Result<SourceEvent>;
+    /// Malformed records skipped so far under an `*.ignore-parse-errors` policy (the
+    /// runtime adds it to `SubtaskMetrics::parse_errors_skipped`).
+    fn parse_errors(&self) -> u64 {
+        0
+    }
 }
 
 /// A table sink: one writer per subtask.
