@@ -6,6 +6,8 @@ pub mod filesystem;
 pub mod filesystem_sink;
 pub mod format;
 pub mod options;
+pub mod random;
+pub mod throttle;
 
 use std::time::Duration;
 
