@@ -2,6 +2,7 @@
 //! runtime, sinks consume them. A connector is created from its `WITH (...)` options
 //! ([`options::Options`]); each subtask gets its own reader or writer.
 
+pub mod datagen;
 pub mod filesystem;
 pub mod filesystem_sink;
 pub mod format;
