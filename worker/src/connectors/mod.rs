@@ -6,6 +6,7 @@ pub mod datagen;
 pub mod filesystem;
 pub mod filesystem_sink;
 pub mod format;
+pub mod nexmark;
 pub mod options;
 pub mod random;
 pub mod throttle;
