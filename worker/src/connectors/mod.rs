@@ -8,7 +8,9 @@ pub mod filesystem_sink;
 pub mod format;
 pub mod nexmark;
 pub mod options;
+pub mod print;
 pub mod random;
+pub mod registry;
 pub mod throttle;
 
 use std::time::Duration;
