@@ -2,7 +2,18 @@
 //! runtime, sinks consume them. A connector is created from its `WITH (...)` options
 //! ([`options::Options`]); each subtask gets its own reader or writer.
 
+pub mod datagen;
+pub mod filesystem;
+pub mod filesystem_sink;
+pub mod format;
+pub mod nexmark;
 pub mod options;
+#[cfg(test)]
+mod oracle_tests;
+pub mod print;
+pub mod random;
+pub mod registry;
+pub mod throttle;
 pub mod values;
 
 use std::time::Duration;
@@ -44,7 +55,8 @@ pub trait SourceReader: Send {
     /// How many splits this reader owns (watermarks are generated per split).
     fn splits(&self) -> usize;
     fn poll(&mut self) -> Result<SourceEvent>;
-    /// Malformed records skipped so far under an `*.ignore-parse-errors` policy.
+    /// Malformed records skipped so far under an `*.ignore-parse-errors` policy (the
+    /// runtime adds it to `SubtaskMetrics::parse_errors_skipped`).
     fn parse_errors(&self) -> u64 {
         0
     }
