@@ -461,4 +461,129 @@ where
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+    use crate::key_groups::KeyGroupRange;
+    use crate::state::memory::MemoryBudget;
+
+    fn backend() -> (KeyedStateBackend, Arc<MemoryBudget>) {
+        let memory = MemoryBudget::new(1 << 20);
+        let range = KeyGroupRange { start: 0, end: 3 };
+        let mut b = KeyedStateBackend::new(range, 4, memory.clone());
+        b.set_current_key(Arc::from(&b"k1"[..]), 1).unwrap();
+        (b, memory)
+    }
+
+    #[test]
+    fn list_state_adds_replaces_and_merges() {
+        let (mut b, memory) = backend();
+        let l = b.list_state::<u32, String>("l").unwrap();
+        assert!(l.get(&b, &0).unwrap().is_empty());
+        l.add(&mut b, &0, "a".into()).unwrap();
+        l.add_all(&mut b, &0, vec!["b".into(), "c".into()]).unwrap();
+        l.add(&mut b, &1, "x".into()).unwrap();
+        assert_eq!(l.get(&b, &0).unwrap(), ["a", "b", "c"]);
+        l.update(&mut b, &0, vec!["z".into()]).unwrap();
+        assert_eq!(l.get(&b, &0).unwrap(), ["z"]);
+        l.merge_namespaces(&mut b, &1, &[0, 1]).unwrap();
+        assert_eq!(l.get(&b, &1).unwrap(), ["x", "z"]);
+        assert!(l.get(&b, &0).unwrap().is_empty());
+        assert_eq!(memory.used(), b.size_bytes());
+        l.update(&mut b, &1, vec![]).unwrap();
+        assert_eq!(memory.used(), 0);
+    }
+
+    #[test]
+    fn map_state_puts_removes_and_iterates() {
+        let (mut b, memory) = backend();
+        let m = b.map_state::<(), String, i64>("m").unwrap();
+        m.put(&mut b, &(), "a".into(), 1).unwrap();
+        m.put(&mut b, &(), "b".into(), 2).unwrap();
+        let two = memory.used();
+        m.put(&mut b, &(), "a".into(), 10).unwrap();
+        assert_eq!(memory.used(), two, "replacing a value of equal size");
+        assert_eq!(m.get(&b, &(), &"a".into()).unwrap(), Some(&10));
+        assert!(m.contains(&b, &(), &"b".into()).unwrap());
+        assert!(!m.contains(&b, &(), &"c".into()).unwrap());
+        let mut all: Vec<_> = m
+            .iter(&b, &())
+            .unwrap()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        all.sort();
+        assert_eq!(all, vec![("a".to_string(), 10), ("b".to_string(), 2)]);
+        // Other key: empty.
+        b.set_current_key(Arc::from(&b"k2"[..]), 2).unwrap();
+        assert!(m.is_empty(&b, &()).unwrap());
+        b.set_current_key(Arc::from(&b"k1"[..]), 1).unwrap();
+        assert_eq!(m.remove(&mut b, &(), &"a".into()).unwrap(), Some(10));
+        assert!(memory.used() < two);
+        assert_eq!(m.remove(&mut b, &(), &"a".into()).unwrap(), None);
+        assert_eq!(m.remove(&mut b, &(), &"b".into()).unwrap(), Some(2));
+        assert_eq!(memory.used(), 0, "an emptied map is removed");
+        m.put(&mut b, &(), "c".into(), 3).unwrap();
+        m.clear(&mut b, &()).unwrap();
+        assert_eq!(memory.used(), 0);
+        assert_eq!(m.iter_key_group(&b, 1).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn reducing_state_folds_values() {
+        let (mut b, _) = backend();
+        let max = b
+            .reducing_state::<(), i64>("max", Arc::new(|a: &i64, b: i64| (*a).max(b)))
+            .unwrap();
+        assert_eq!(max.get(&b, &()).unwrap(), None);
+        for v in [3, 9, 4] {
+            max.add(&mut b, &(), v).unwrap();
+        }
+        assert_eq!(max.get(&b, &()).unwrap(), Some(&9));
+        let sum = b
+            .reducing_state::<u8, i64>("sum", Arc::new(|a: &i64, b: i64| a + b))
+            .unwrap();
+        sum.add(&mut b, &1, 5).unwrap();
+        sum.add(&mut b, &2, 7).unwrap();
+        sum.add(&mut b, &3, 1).unwrap();
+        sum.merge_namespaces(&mut b, &1, &[2, 3]).unwrap();
+        assert_eq!(sum.get(&b, &1).unwrap(), Some(&13));
+        assert_eq!(sum.get(&b, &2).unwrap(), None);
+        max.clear(&mut b, &()).unwrap();
+        assert_eq!(max.get(&b, &()).unwrap(), None);
+    }
+
+    struct Average;
+    impl AggregateFunction<f64, (f64, u64), f64> for Average {
+        fn create_accumulator(&self) -> (f64, u64) {
+            (0.0, 0)
+        }
+        fn add(&self, value: f64, acc: &mut (f64, u64)) {
+            acc.0 += value;
+            acc.1 += 1;
+        }
+        fn get_result(&self, acc: &(f64, u64)) -> f64 {
+            acc.0 / acc.1 as f64
+        }
+        fn merge(&self, a: (f64, u64), b: (f64, u64)) -> (f64, u64) {
+            (a.0 + b.0, a.1 + b.1)
+        }
+    }
+
+    #[test]
+    fn aggregating_state_accumulates_and_merges() {
+        let (mut b, memory) = backend();
+        let avg = b
+            .aggregating_state::<u8, f64, (f64, u64), f64>("avg", Arc::new(Average))
+            .unwrap();
+        assert_eq!(avg.get(&b, &0).unwrap(), None);
+        avg.add(&mut b, &0, 1.0).unwrap();
+        avg.add(&mut b, &0, 3.0).unwrap();
+        assert_eq!(avg.get(&b, &0).unwrap(), Some(2.0));
+        avg.add(&mut b, &1, 8.0).unwrap();
+        avg.merge_namespaces(&mut b, &5, &[0, 1]).unwrap();
+        assert_eq!(avg.get(&b, &5).unwrap(), Some(4.0));
+        assert_eq!(avg.get(&b, &0).unwrap(), None);
+        assert_eq!(avg.iter_key_group(&b, 1).unwrap().count(), 1);
+        avg.clear(&mut b, &5).unwrap();
+        assert_eq!(memory.used(), 0);
+    }
+}
