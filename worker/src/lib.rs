@@ -7,7 +7,9 @@
 //! master only through the RPC contract in `eddy-api`.
 
 pub mod connectors;
+pub mod graph;
 pub mod key_groups;
+pub mod operators;
 pub mod runtime;
 pub mod slots;
 pub mod state;

@@ -3,6 +3,7 @@
 //! ([`options::Options`]); each subtask gets its own reader or writer.
 
 pub mod options;
+pub mod values;
 
 use std::time::Duration;
 
@@ -43,6 +44,10 @@ pub trait SourceReader: Send {
     /// How many splits this reader owns (watermarks are generated per split).
     fn splits(&self) -> usize;
     fn poll(&mut self) -> Result<SourceEvent>;
+    /// Malformed records skipped so far under an `*.ignore-parse-errors` policy.
+    fn parse_errors(&self) -> u64 {
+        0
+    }
 }
 
 /// A table sink: one writer per subtask.

@@ -1,7 +1,12 @@
 //! The task runtime: messages on channels, the operator contract, tasks that run a
 //! chain of operators inside a slot, and their metrics.
 
+pub mod chain;
+pub mod channel;
 pub mod error;
+pub mod executor;
 pub mod message;
 pub mod metrics;
 pub mod operator;
+pub mod partition;
+pub mod task;

@@ -1,535 +1,351 @@
-//! Watermark generation at the source: the [`WatermarkStrategy`] of a table and
-//! [`SourceWatermarks`], one generator per split of a source reader combined into the
-//! reader's output — Flink's `WatermarkStrategy`, `BoundedOutOfOrdernessWatermarks`,
-//! `WatermarksWithIdleness` and the split-local `WatermarkOutputMultiplexer`.
-//!
-//! The combination follows Flink's `CombinedWatermarkStatus`: the minimum over the
-//! splits that are neither idle nor finished; `Idle` when every unfinished split is
-//! idle; a finished split no longer holds the others back; when every split has
-//! finished the final `MAX_WATERMARK` is emitted. The output never goes back.
+//! Watermark generation at the source (Flink's `WatermarkStrategy`), one generator per
+//! split: bounded out-of-orderness over an event-time column, or ingestion time — the
+//! source stamps each batch's arrival time into a column and follows it. Splits are
+//! combined like input channels (min over active splits); a split without data for
+//! the idle timeout turns idle so it does not stall the job.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::{Array, ArrayRef, AsArray, TimestampMillisecondArray};
-use arrow::compute::max;
-use arrow::datatypes::{
-    DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
-};
-use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
 
+use super::valve::{StatusWatermarkValve, ValveOutput};
 use crate::runtime::error::{Result, RuntimeError};
-use crate::runtime::message::{MAX_WATERMARK, MIN_WATERMARK, Timestamp, WatermarkStatus};
-use crate::time::valve::ValveOutput;
+use crate::runtime::message::{Timestamp, WatermarkStatus};
 
-/// How a source assigns event time and generates watermarks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatermarkStrategy {
-    /// No event time: sources emit only the final MAX watermark at end of input.
+    /// No event time: only the final watermark at the end of a bounded input.
     None,
-    /// Flink's `forBoundedOutOfOrderness`: watermark = max timestamp seen - delay - 1 ms.
+    /// Watermark = max timestamp seen − max_out_of_orderness − 1 ms (Flink's
+    /// `BoundedOutOfOrdernessWatermarks`).
     BoundedOutOfOrderness {
         column: String,
         max_out_of_orderness: Duration,
         idle_timeout: Option<Duration>,
     },
-    /// Ingestion time: the source appends/overwrites column `column`
-    /// (`Timestamp(Millisecond, None)`) with the clock's arrival time of each batch;
-    /// watermarks follow that time (delay 0).
+    /// The source writes the arrival time into `column` (TIMESTAMP(3)), then watermarks
+    /// follow it with no delay.
     IngestionTime {
         column: String,
         idle_timeout: Option<Duration>,
     },
 }
 
-/// The watermark generator state of one split.
-#[derive(Debug, Clone)]
-struct SplitWatermarks {
-    /// The split's own watermark (`MIN_WATERMARK` before its first timestamp).
-    watermark: Timestamp,
-    /// When the split last had rows (or was first checked for idleness).
-    last_activity: Option<Timestamp>,
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    max_timestamp: Timestamp,
+    last_data_ms: Option<Timestamp>,
     idle: bool,
     finished: bool,
 }
 
-/// One watermark generator per split, combined into the reader's watermark and status.
 #[derive(Debug)]
 pub struct SourceWatermarks {
-    /// Index of the event-time column in the output schema (none for `None`).
-    time_column: Option<usize>,
-    /// Ingestion time: the stamped column replaces input column `Some(i)`, or is appended.
-    ingestion: Option<Option<usize>>,
-    /// Subtracted from the max timestamp (bounded out-of-orderness, plus Flink's 1 ms).
+    strategy: WatermarkStrategy,
+    schema: SchemaRef,
+    /// Index of the time column in the output schema.
+    column: Option<usize>,
     delay_ms: i64,
     idle_timeout_ms: Option<i64>,
-    output_schema: SchemaRef,
-    splits: Vec<SplitWatermarks>,
-    /// Set by [`SourceWatermarks::end_of_input`]: the whole input ended.
-    ended: bool,
-    last_watermark: Timestamp,
-    last_status: WatermarkStatus,
-}
-
-fn duration_ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn is_time_type(t: &DataType) -> bool {
-    matches!(t, DataType::Timestamp(_, _) | DataType::Int64)
+    splits: Vec<Split>,
+    valve: StatusWatermarkValve,
 }
 
 impl SourceWatermarks {
-    /// Checks the strategy's column against the source `schema` (bounded
-    /// out-of-orderness needs an existing timestamp or Int64-millisecond column).
     pub fn new(strategy: WatermarkStrategy, schema: &SchemaRef, splits: usize) -> Result<Self> {
-        let mut out = SourceWatermarks {
-            time_column: None,
-            ingestion: None,
-            delay_ms: 0,
-            idle_timeout_ms: None,
-            output_schema: schema.clone(),
-            splits: vec![
-                SplitWatermarks {
-                    watermark: MIN_WATERMARK,
-                    last_activity: None,
-                    idle: false,
-                    finished: false,
-                };
-                splits
-            ],
-            ended: false,
-            last_watermark: MIN_WATERMARK,
-            last_status: WatermarkStatus::Active,
-        };
-        match strategy {
-            WatermarkStrategy::None => {}
+        let splits = splits.max(1);
+        let (schema, column, delay_ms, idle) = match &strategy {
+            WatermarkStrategy::None => (schema.clone(), None, 0, None),
             WatermarkStrategy::BoundedOutOfOrderness {
                 column,
                 max_out_of_orderness,
                 idle_timeout,
             } => {
-                let (index, field) = schema.column_with_name(&column).ok_or_else(|| {
-                    RuntimeError::option(
-                        "watermark",
-                        format!("event-time column '{column}' is not in the source schema"),
-                    )
+                let (i, field) = schema.column_with_name(column).ok_or_else(|| {
+                    RuntimeError::Graph(format!(
+                        "watermark column '{column}' is not in the source schema"
+                    ))
                 })?;
-                if !is_time_type(field.data_type()) {
-                    return Err(RuntimeError::option(
-                        "watermark",
-                        format!(
-                            "event-time column '{column}' must be a TIMESTAMP or BIGINT (epoch ms), not {}",
-                            field.data_type()
-                        ),
-                    ));
+                if !matches!(
+                    field.data_type(),
+                    DataType::Timestamp(_, _) | DataType::Int64
+                ) {
+                    return Err(RuntimeError::Graph(format!(
+                        "watermark column '{column}' is {}, not a TIMESTAMP",
+                        field.data_type()
+                    )));
                 }
-                out.time_column = Some(index);
-                out.delay_ms = duration_ms(max_out_of_orderness).saturating_add(1);
-                out.idle_timeout_ms = idle_timeout.map(duration_ms);
+                (
+                    schema.clone(),
+                    Some(i),
+                    max_out_of_orderness.as_millis() as i64,
+                    *idle_timeout,
+                )
             }
             WatermarkStrategy::IngestionTime {
                 column,
                 idle_timeout,
             } => {
-                let stamped = Arc::new(Field::new(
-                    &column,
-                    DataType::Timestamp(TimeUnit::Millisecond, None),
-                    false,
-                ));
-                let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
-                let existing = schema.index_of(&column).ok();
-                let index = match existing {
+                let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
+                let mut fields: Vec<Field> =
+                    schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+                let i = match fields.iter().position(|f| f.name() == column) {
                     Some(i) => {
-                        fields[i] = stamped;
+                        fields[i] = Field::new(column, ts, false);
                         i
                     }
                     None => {
-                        fields.push(stamped);
+                        fields.push(Field::new(column, ts, false));
                         fields.len() - 1
                     }
                 };
-                out.output_schema =
-                    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-                out.ingestion = Some(existing);
-                out.time_column = Some(index);
-                out.delay_ms = 1;
-                out.idle_timeout_ms = idle_timeout.map(duration_ms);
+                (Arc::new(Schema::new(fields)), Some(i), 0, *idle_timeout)
             }
-        }
-        Ok(out)
+        };
+        Ok(SourceWatermarks {
+            strategy,
+            schema,
+            column,
+            delay_ms,
+            idle_timeout_ms: idle.map(|d| d.as_millis() as i64),
+            splits: vec![
+                Split {
+                    max_timestamp: Timestamp::MIN,
+                    last_data_ms: None,
+                    idle: false,
+                    finished: false,
+                };
+                splits
+            ],
+            valve: StatusWatermarkValve::new(splits),
+        })
     }
 
-    /// The output schema (adds the ingestion-time column when the source lacks it).
+    /// The schema of emitted batches (with the ingestion-time column).
     pub fn output_schema(&self) -> SchemaRef {
-        self.output_schema.clone()
+        self.schema.clone()
     }
 
-    /// The reader's current output watermark.
-    pub fn current_watermark(&self) -> Timestamp {
-        self.last_watermark
-    }
-
-    /// Stamps (ingestion time) and observes a batch of split `split`; returns the batch
-    /// to emit and what to emit after it.
+    /// Stamps (ingestion time) and observes a batch from `split`.
     pub fn on_batch(
         &mut self,
         split: usize,
         batch: RecordBatch,
         now_ms: Timestamp,
     ) -> Result<(RecordBatch, Vec<ValveOutput>)> {
-        let num_splits = self.splits.len();
-        let batch = self.stamp(batch, now_ms)?;
-        let Some(time_column) = self.time_column else {
+        let Some(column) = self.column else {
             return Ok((batch, Vec::new()));
         };
-        let state = self.splits.get_mut(split).ok_or_else(|| {
-            RuntimeError::Graph(format!(
-                "split {split} out of range (reader has {num_splits})"
-            ))
-        })?;
-        if state.finished || batch.num_rows() == 0 {
-            return Ok((batch, Vec::new()));
-        }
-        state.last_activity = Some(now_ms);
-        state.idle = false;
-        if let Some(max_ts) = max_timestamp_ms(batch.column(time_column))? {
-            let watermark = max_ts.saturating_sub(self.delay_ms);
-            state.watermark = state.watermark.max(watermark);
-        }
+        let batch = match &self.strategy {
+            WatermarkStrategy::IngestionTime { .. } => self.stamp(batch, column, now_ms)?,
+            _ => batch,
+        };
+        let max = max_millis(batch.column(column))?;
         let mut out = Vec::new();
-        self.combine(&mut out);
+        let Some(state) = self.splits.get_mut(split) else {
+            return Err(RuntimeError::Graph(format!(
+                "source reported split {split} of {}",
+                self.splits.len()
+            )));
+        };
+        state.last_data_ms = Some(now_ms);
+        if state.idle {
+            state.idle = false;
+            out.extend(self.valve.input_status(split, WatermarkStatus::Active));
+        }
+        let state = &mut self.splits[split];
+        if let Some(max) = max
+            && max > state.max_timestamp
+        {
+            state.max_timestamp = max;
+            let wm = max.saturating_sub(self.delay_ms).saturating_sub(1);
+            out.extend(self.valve.input_watermark(split, wm));
+        }
         Ok((batch, out))
     }
 
-    /// Called periodically (and when the source waits): marks splits idle after
-    /// `idle_timeout` without rows; the output turns `Idle` when all are. A reader
-    /// without splits is idle at once.
+    /// Marks splits idle that saw no data for the idle timeout.
     pub fn on_tick(&mut self, now_ms: Timestamp) -> Vec<ValveOutput> {
-        if let Some(timeout) = self.idle_timeout_ms {
-            for s in self.splits.iter_mut().filter(|s| !s.finished && !s.idle) {
-                let since = *s.last_activity.get_or_insert(now_ms);
-                if now_ms.saturating_sub(since) >= timeout {
-                    s.idle = true;
-                }
+        let mut out = Vec::new();
+        let Some(timeout) = self.idle_timeout_ms else {
+            return out;
+        };
+        for i in 0..self.splits.len() {
+            let s = &mut self.splits[i];
+            if s.idle || s.finished {
+                continue;
+            }
+            let since = *s.last_data_ms.get_or_insert(now_ms);
+            if now_ms - since >= timeout {
+                s.idle = true;
+                out.extend(self.valve.input_status(i, WatermarkStatus::Idle));
             }
         }
-        let mut out = Vec::new();
-        self.combine(&mut out);
         out
     }
 
-    /// Split `split` is exhausted: it no longer holds the others back. After the last
-    /// split, the final `MAX_WATERMARK`.
+    /// A finished split no longer holds the others back.
     pub fn split_finished(&mut self, split: usize) -> Vec<ValveOutput> {
-        if let Some(s) = self.splits.get_mut(split) {
-            s.finished = true;
+        match self.splits.get_mut(split) {
+            Some(s) if !s.finished => {
+                s.finished = true;
+                let mut out = Vec::new();
+                if s.idle {
+                    s.idle = false;
+                    out.extend(self.valve.input_status(split, WatermarkStatus::Active));
+                }
+                // Like an ended channel: its watermark is the maximum, which leaves the
+                // minimum to the splits still running.
+                out.extend(self.valve.input_watermark(split, Timestamp::MAX));
+                // ...but the source's watermark must not jump to MAX before the end of
+                // the whole input: that is the task's final watermark.
+                out.retain(|o| *o != ValveOutput::Watermark(Timestamp::MAX));
+                out
+            }
+            _ => Vec::new(),
         }
-        let mut out = Vec::new();
-        self.combine(&mut out);
-        out
     }
 
-    /// The whole input ended (bounded source): the final `MAX_WATERMARK`.
-    pub fn end_of_input(&mut self) -> Vec<ValveOutput> {
-        self.ended = true;
-        self.splits.iter_mut().for_each(|s| s.finished = true);
-        let mut out = Vec::new();
-        self.combine(&mut out);
-        out
-    }
-
-    fn stamp(&self, batch: RecordBatch, now_ms: Timestamp) -> Result<RecordBatch> {
-        let Some(existing) = self.ingestion else {
-            return Ok(batch);
-        };
-        let rows = batch.num_rows();
-        let stamped: ArrayRef = Arc::new(TimestampMillisecondArray::from(vec![now_ms; rows]));
+    fn stamp(&self, batch: RecordBatch, column: usize, now_ms: Timestamp) -> Result<RecordBatch> {
+        let stamp: ArrayRef = Arc::new(TimestampMillisecondArray::from(vec![
+            now_ms;
+            batch.num_rows()
+        ]));
         let mut columns = batch.columns().to_vec();
-        match existing {
-            Some(i) if i < columns.len() => columns[i] = stamped,
-            _ => columns.push(stamped),
-        }
-        let options = RecordBatchOptions::new().with_row_count(Some(rows));
-        Ok(RecordBatch::try_new_with_options(
-            self.output_schema.clone(),
-            columns,
-            &options,
-        )?)
-    }
-
-    /// Recomputes the combined status and watermark; appends what changed.
-    fn combine(&mut self, out: &mut Vec<ValveOutput>) {
-        let mut live = self.splits.iter().filter(|s| !s.finished).peekable();
-        let (status, watermark) = if live.peek().is_none() {
-            if self.ended || !self.splits.is_empty() {
-                (WatermarkStatus::Active, Some(MAX_WATERMARK))
-            } else {
-                (WatermarkStatus::Idle, None)
-            }
+        if column < columns.len() {
+            columns[column] = stamp;
         } else {
-            match live.filter(|s| !s.idle).map(|s| s.watermark).min() {
-                Some(min) => (WatermarkStatus::Active, Some(min)),
-                None => (WatermarkStatus::Idle, None),
-            }
-        };
-        if status != self.last_status {
-            self.last_status = status;
-            out.push(ValveOutput::Status(status));
+            columns.push(stamp);
         }
-        if let Some(w) = watermark.filter(|w| *w > self.last_watermark) {
-            self.last_watermark = w;
-            out.push(ValveOutput::Watermark(w));
-        }
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }
 }
 
-/// The greatest non-null timestamp of a column, in milliseconds.
-fn max_timestamp_ms(column: &ArrayRef) -> Result<Option<Timestamp>> {
-    let wrong = || {
-        RuntimeError::option(
-            "watermark",
-            format!(
-                "event-time column has type {}, not TIMESTAMP or BIGINT",
-                column.data_type()
-            ),
-        )
+/// The largest non-null time in milliseconds of a timestamp or BIGINT (ms) column.
+fn max_millis(column: &ArrayRef) -> Result<Option<Timestamp>> {
+    let millis = match column.data_type() {
+        DataType::Timestamp(TimeUnit::Millisecond, _) | DataType::Int64 => {
+            cast(column, &DataType::Int64)?
+        }
+        DataType::Timestamp(_, _) => {
+            let ms = cast(column, &DataType::Timestamp(TimeUnit::Millisecond, None))?;
+            cast(&ms, &DataType::Int64)?
+        }
+        other => {
+            return Err(RuntimeError::Graph(format!(
+                "time column is {other}, not a TIMESTAMP"
+            )));
+        }
     };
-    let ms = match column.data_type() {
-        DataType::Int64 => max(column.as_primitive::<Int64Type>()),
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            max(column.as_primitive::<TimestampSecondType>()).map(|s| s.saturating_mul(1000))
-        }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            max(column.as_primitive::<TimestampMillisecondType>())
-        }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            max(column.as_primitive::<TimestampMicrosecondType>()).map(|us| us.div_euclid(1000))
-        }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            max(column.as_primitive::<TimestampNanosecondType>()).map(|ns| ns.div_euclid(1_000_000))
-        }
-        _ => return Err(wrong()),
-    };
-    Ok(ms)
+    let a = millis.as_primitive::<Int64Type>();
+    Ok(if a.null_count() == a.len() {
+        None
+    } else {
+        arrow::compute::max(a)
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use arrow::array::{
-        Int64Array, StringArray, TimestampMicrosecondArray, TimestampNanosecondArray,
-    };
+    use arrow::array::Int64Array;
 
+    use super::ValveOutput::*;
     use super::*;
-    use ValveOutput::{Status, Watermark};
-    use WatermarkStatus::{Active, Idle};
 
-    fn schema(t: DataType) -> SchemaRef {
+    fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Utf8, true),
-            Field::new("ts", t, true),
+            Field::new("v", DataType::Int64, false),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
         ]))
     }
 
-    fn batch(schema: &SchemaRef, ts: ArrayRef) -> RecordBatch {
-        let ids: ArrayRef = Arc::new(StringArray::from(vec![Some("x"); ts.len()]));
-        RecordBatch::try_new(schema.clone(), vec![ids, ts]).unwrap()
+    fn batch(ts: &[Option<i64>]) -> RecordBatch {
+        RecordBatch::try_new(
+            schema(),
+            vec![
+                Arc::new(Int64Array::from(vec![0; ts.len()])),
+                Arc::new(TimestampMillisecondArray::from(ts.to_vec())),
+            ],
+        )
+        .unwrap()
     }
 
-    fn millis(v: Vec<Option<i64>>) -> ArrayRef {
-        Arc::new(TimestampMillisecondArray::from(v))
-    }
-
-    fn bounded(delay_ms: u64, idle_ms: Option<u64>) -> WatermarkStrategy {
+    fn bounded(idle: Option<u64>) -> WatermarkStrategy {
         WatermarkStrategy::BoundedOutOfOrderness {
             column: "ts".into(),
-            max_out_of_orderness: Duration::from_millis(delay_ms),
-            idle_timeout: idle_ms.map(Duration::from_millis),
+            max_out_of_orderness: Duration::from_millis(100),
+            idle_timeout: idle.map(Duration::from_millis),
         }
     }
 
     #[test]
-    fn bounded_out_of_orderness_is_the_min_over_splits() {
-        let s = schema(DataType::Timestamp(TimeUnit::Millisecond, None));
-        let mut w = SourceWatermarks::new(bounded(5000, None), &s, 2).unwrap();
+    fn bounded_out_of_orderness_per_split_min_over_splits() {
+        let mut w = SourceWatermarks::new(bounded(None), &schema(), 2).unwrap();
         let (_, out) = w
-            .on_batch(0, batch(&s, millis(vec![Some(1000), Some(9000), None])), 0)
+            .on_batch(0, batch(&[Some(1000), Some(900), None]), 0)
             .unwrap();
-        assert!(out.is_empty(), "split 1 has no timestamp yet: {out:?}");
-        let (_, out) = w
-            .on_batch(1, batch(&s, millis(vec![Some(20_000)])), 0)
-            .unwrap();
-        assert_eq!(out, vec![Watermark(3999)], "9000 - 5000 - 1");
-        // Out-of-order rows never move a split back.
-        let (_, out) = w
-            .on_batch(0, batch(&s, millis(vec![Some(2000)])), 0)
-            .unwrap();
-        assert!(out.is_empty());
-        let (_, out) = w
-            .on_batch(0, batch(&s, millis(vec![Some(30_000)])), 0)
-            .unwrap();
-        assert_eq!(out, vec![Watermark(14_999)]);
-        assert_eq!(w.current_watermark(), 14_999);
-        // All-null batch: nothing to learn.
-        let (_, out) = w
-            .on_batch(1, batch(&s, millis(vec![None, None])), 0)
-            .unwrap();
-        assert!(out.is_empty());
-        assert!(w.on_batch(2, batch(&s, millis(vec![Some(1)])), 0).is_err());
+        assert_eq!(out, vec![], "split 1 has no watermark yet");
+        let (_, out) = w.on_batch(1, batch(&[Some(500)]), 0).unwrap();
+        assert_eq!(out, vec![Watermark(399)]);
+        let (_, out) = w.on_batch(1, batch(&[Some(2000)]), 0).unwrap();
+        assert_eq!(out, vec![Watermark(899)], "min(1000, 2000) - 100 - 1");
+        assert_eq!(w.split_finished(0), vec![Watermark(1899)]);
     }
 
     #[test]
-    fn converts_every_timestamp_unit_and_int64_millis() {
-        let cases: Vec<(DataType, ArrayRef)> = vec![
-            (
-                DataType::Int64,
-                Arc::new(Int64Array::from(vec![Some(7001), None])),
-            ),
-            (
-                DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
-                Arc::new(arrow::array::TimestampSecondArray::from(vec![7, 3]).with_timezone("UTC")),
-            ),
-            (
-                DataType::Timestamp(TimeUnit::Microsecond, None),
-                Arc::new(TimestampMicrosecondArray::from(vec![7_001_999, 5])),
-            ),
-            (
-                DataType::Timestamp(TimeUnit::Nanosecond, None),
-                Arc::new(TimestampNanosecondArray::from(vec![7_001_999_999])),
-            ),
-        ];
-        for (t, ts) in cases {
-            let s = schema(t.clone());
-            let mut w = SourceWatermarks::new(bounded(0, None), &s, 1).unwrap();
-            let (_, out) = w.on_batch(0, batch(&s, ts), 0).unwrap();
-            let expected = if t == DataType::Timestamp(TimeUnit::Second, Some("UTC".into())) {
-                6999
-            } else {
-                7000
-            };
-            assert_eq!(out, vec![Watermark(expected)], "{t}");
-        }
-    }
-
-    #[test]
-    fn checks_the_event_time_column() {
-        let s = schema(DataType::Utf8);
-        assert!(
-            SourceWatermarks::new(bounded(0, None), &s, 1).is_err(),
-            "wrong type"
+    fn an_idle_split_stops_holding_back_the_watermark() {
+        let mut w = SourceWatermarks::new(bounded(Some(50)), &schema(), 2).unwrap();
+        w.on_batch(0, batch(&[Some(1000)]), 0).unwrap();
+        w.on_batch(1, batch(&[Some(100)]), 0).unwrap();
+        w.on_batch(0, batch(&[Some(5000)]), 40).unwrap();
+        assert_eq!(w.on_tick(45), vec![]);
+        assert_eq!(
+            w.on_tick(60),
+            vec![Watermark(4899)],
+            "split 1 idle since 0, split 0 fresh"
         );
-        let s = schema(DataType::Int64);
-        let missing = WatermarkStrategy::BoundedOutOfOrderness {
+        // Split 1 comes back: active again; it is behind, so it does not pull the watermark back.
+        let (_, out) = w.on_batch(1, batch(&[Some(200)]), 70).unwrap();
+        assert_eq!(out, vec![]);
+        assert!(
+            w.on_tick(200).contains(&Status(WatermarkStatus::Idle)),
+            "all splits idle -> source idle"
+        );
+    }
+
+    #[test]
+    fn ingestion_time_stamps_arrival_and_follows_it() {
+        let src = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        let strategy = WatermarkStrategy::IngestionTime {
+            column: "arrival".into(),
+            idle_timeout: None,
+        };
+        let mut w = SourceWatermarks::new(strategy, &src, 1).unwrap();
+        assert_eq!(w.output_schema().field(1).name(), "arrival");
+        let b = RecordBatch::try_new(src.clone(), vec![Arc::new(Int64Array::from(vec![1, 2]))])
+            .unwrap();
+        let (stamped, out) = w.on_batch(0, b, 12_345).unwrap();
+        let col = stamped
+            .column(1)
+            .as_primitive::<arrow::datatypes::TimestampMillisecondType>();
+        assert_eq!(col.values().to_vec(), vec![12_345, 12_345]);
+        assert_eq!(out, vec![Watermark(12_344)]);
+    }
+
+    #[test]
+    fn unknown_or_non_time_column_is_rejected() {
+        let s = schema();
+        let bad = WatermarkStrategy::BoundedOutOfOrderness {
             column: "nope".into(),
             max_out_of_orderness: Duration::ZERO,
             idle_timeout: None,
         };
-        assert!(
-            SourceWatermarks::new(missing, &s, 1).is_err(),
-            "missing column"
-        );
-    }
-
-    #[test]
-    fn idle_splits_leave_the_min_and_all_idle_turns_idle() {
-        let s = schema(DataType::Int64);
-        let mut w = SourceWatermarks::new(bounded(0, Some(1000)), &s, 2).unwrap();
-        let ts = |v: i64| -> ArrayRef { Arc::new(Int64Array::from(vec![v])) };
-        assert!(
-            w.on_batch(0, batch(&s, ts(5000)), 500)
-                .unwrap()
-                .1
-                .is_empty()
-        );
-        // Split 1 never had data: its idleness clock starts at the first tick.
-        assert!(w.on_tick(600).is_empty());
-        assert!(
-            w.on_batch(0, batch(&s, ts(4000)), 1400)
-                .unwrap()
-                .1
-                .is_empty()
-        );
-        assert!(
-            w.on_tick(1599).is_empty(),
-            "split 1 idle only 1000 ms after 600"
-        );
-        assert_eq!(w.on_tick(1600), vec![Watermark(4999)]);
-        // Split 0 goes quiet too (1000 ms after its rows at 1400): the reader turns idle.
-        assert!(w.on_tick(2399).is_empty());
-        assert_eq!(w.on_tick(2400), vec![Status(Idle)]);
-        assert!(w.on_tick(5000).is_empty(), "no repeats");
-        // Rows on split 1 make it (and the reader) active again.
-        let (_, out) = w.on_batch(1, batch(&s, ts(9000)), 5100).unwrap();
-        assert_eq!(out, vec![Status(Active), Watermark(8999)]);
-        // A split behind the output holds it back but never moves it back.
-        let (_, out) = w.on_batch(0, batch(&s, ts(6000)), 5200).unwrap();
-        assert!(out.is_empty());
-        assert_eq!(w.current_watermark(), 8999);
-    }
-
-    #[test]
-    fn finished_splits_release_their_hold_and_the_last_emits_max() {
-        let s = schema(DataType::Int64);
-        let mut w = SourceWatermarks::new(bounded(0, None), &s, 2).unwrap();
-        let ts: ArrayRef = Arc::new(Int64Array::from(vec![100]));
-        assert!(w.on_batch(0, batch(&s, ts), 0).unwrap().1.is_empty());
-        assert_eq!(w.split_finished(1), vec![Watermark(99)]);
-        assert_eq!(w.split_finished(0), vec![Watermark(MAX_WATERMARK)]);
-        assert!(w.split_finished(0).is_empty());
-    }
-
-    #[test]
-    fn no_strategy_emits_only_the_final_watermark() {
-        let s = schema(DataType::Int64);
-        let mut w = SourceWatermarks::new(WatermarkStrategy::None, &s, 2).unwrap();
-        let ts: ArrayRef = Arc::new(Int64Array::from(vec![100]));
-        let (b, out) = w.on_batch(0, batch(&s, ts), 0).unwrap();
-        assert_eq!(b.num_rows(), 1);
-        assert!(out.is_empty());
-        assert!(w.on_tick(1_000_000).is_empty());
-        assert!(w.split_finished(0).is_empty());
-        assert_eq!(w.split_finished(1), vec![Watermark(MAX_WATERMARK)]);
-        // A reader without splits is idle, and ends with MAX.
-        let mut empty = SourceWatermarks::new(WatermarkStrategy::None, &s, 0).unwrap();
-        assert_eq!(empty.on_tick(0), vec![Status(Idle)]);
-        assert_eq!(
-            empty.end_of_input(),
-            vec![Status(Active), Watermark(MAX_WATERMARK)]
-        );
-    }
-
-    #[test]
-    fn ingestion_time_stamps_arrival_time() {
-        let strategy = |c: &str| WatermarkStrategy::IngestionTime {
-            column: c.into(),
-            idle_timeout: None,
-        };
-        // Appended when the source lacks the column.
-        let s = schema(DataType::Int64);
-        let mut w = SourceWatermarks::new(strategy("arrival"), &s, 1).unwrap();
-        let out_schema = w.output_schema();
-        assert_eq!(out_schema.fields().len(), 3);
-        let ts: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
-        let (b, out) = w.on_batch(0, batch(&s, ts), 42_000).unwrap();
-        assert_eq!(b.schema(), out_schema);
-        let stamped = b.column(2).as_primitive::<TimestampMillisecondType>();
-        assert_eq!(stamped.values().to_vec(), vec![42_000, 42_000]);
-        assert_eq!(out, vec![Watermark(41_999)]);
-        // Overwritten (with the timestamp type) when it has it.
-        let mut w = SourceWatermarks::new(strategy("id"), &s, 1).unwrap();
-        assert_eq!(w.output_schema().fields().len(), 2);
-        assert_eq!(
-            w.output_schema().field(0).data_type(),
-            &DataType::Timestamp(TimeUnit::Millisecond, None)
-        );
-        let ts: ArrayRef = Arc::new(Int64Array::from(vec![1]));
-        let (b, _) = w.on_batch(0, batch(&s, ts), 7).unwrap();
-        assert_eq!(
-            b.column(0)
-                .as_primitive::<TimestampMillisecondType>()
-                .value(0),
-            7
-        );
+        assert!(SourceWatermarks::new(bad, &s, 1).is_err());
+        let s2 = Arc::new(Schema::new(vec![Field::new("ts", DataType::Utf8, false)]));
+        assert!(SourceWatermarks::new(bounded(None), &s2, 1).is_err());
     }
 }

@@ -1,0 +1,275 @@
+//! AVG accumulators with Flink's result types: integers are summed in BIGINT (wrapping)
+//! and the average is the truncated quotient cast back to the input type; floats are
+//! summed in DOUBLE and the result has the input type; DECIMAL(p, s) is summed in
+//! DECIMAL(38, s) (NULL once it overflows) and divided into DECIMAL(38, max(6, s)),
+//! rounded half-up as `DecimalDataUtils.divide` does.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type};
+
+use super::GroupAccumulator;
+use super::count_sum::{DECIMAL38_MAX, decimal38_add};
+use crate::runtime::error::{Result, RuntimeError};
+
+fn input<'a>(values: Option<&'a ArrayRef>) -> Result<&'a ArrayRef> {
+    values.ok_or_else(|| RuntimeError::Graph("aggregate input column missing".into()))
+}
+
+/// The running sum type of an average.
+pub trait AvgSum: Copy + Default + Send + std::fmt::Debug + 'static {
+    const SUM_TYPE: DataType;
+    fn values(a: &ArrayRef) -> &[Self];
+    fn add(self, v: Self) -> Self;
+    fn sub(self, v: Self) -> Self;
+    /// The averages of `slots` (NULL where the count is 0), in the sum type.
+    fn averages(sums: &[Self], counts: &[i64], slots: &[u32]) -> ArrayRef;
+}
+
+impl AvgSum for i64 {
+    const SUM_TYPE: DataType = DataType::Int64;
+    fn values(a: &ArrayRef) -> &[i64] {
+        a.as_primitive::<Int64Type>().values()
+    }
+    fn add(self, v: i64) -> i64 {
+        self.wrapping_add(v)
+    }
+    fn sub(self, v: i64) -> i64 {
+        self.wrapping_sub(v)
+    }
+    fn averages(sums: &[i64], counts: &[i64], slots: &[u32]) -> ArrayRef {
+        // Java's long division truncates toward zero, as Rust's does.
+        Arc::new(Int64Array::from_iter(slots.iter().map(|&s| {
+            let s = s as usize;
+            (counts[s] > 0).then(|| sums[s].wrapping_div(counts[s]))
+        })))
+    }
+}
+
+impl AvgSum for f64 {
+    const SUM_TYPE: DataType = DataType::Float64;
+    fn values(a: &ArrayRef) -> &[f64] {
+        a.as_primitive::<Float64Type>().values()
+    }
+    fn add(self, v: f64) -> f64 {
+        self + v
+    }
+    fn sub(self, v: f64) -> f64 {
+        self - v
+    }
+    fn averages(sums: &[f64], counts: &[i64], slots: &[u32]) -> ArrayRef {
+        Arc::new(Float64Array::from_iter(slots.iter().map(|&s| {
+            let s = s as usize;
+            (counts[s] > 0).then(|| sums[s] / counts[s] as f64)
+        })))
+    }
+}
+
+/// AVG over integers (sum in i64) or floats (sum in f64).
+#[derive(Debug)]
+pub struct AvgAcc<S: AvgSum> {
+    result_type: DataType,
+    sums: Vec<S>,
+    counts: Vec<i64>,
+}
+
+impl<S: AvgSum> AvgAcc<S> {
+    fn add(
+        &mut self,
+        values: Option<&ArrayRef>,
+        rows: &[u32],
+        slots: &[u32],
+        retract: bool,
+    ) -> Result<()> {
+        let a = input(values)?;
+        let raw = S::values(a);
+        let nulls = a.null_count() > 0;
+        for (&r, &s) in rows.iter().zip(slots) {
+            let (r, s) = (r as usize, s as usize);
+            if nulls && a.is_null(r) {
+                continue;
+            }
+            if retract {
+                self.sums[s] = self.sums[s].sub(raw[r]);
+                self.counts[s] -= 1;
+            } else {
+                self.sums[s] = self.sums[s].add(raw[r]);
+                self.counts[s] += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: AvgSum> GroupAccumulator for AvgAcc<S> {
+    fn result_type(&self) -> DataType {
+        self.result_type.clone()
+    }
+    fn ensure_slots(&mut self, n: usize) {
+        if self.sums.len() < n {
+            self.sums.resize(n, S::default());
+            self.counts.resize(n, 0);
+        }
+    }
+    fn prepare(&self, values: &ArrayRef) -> Result<ArrayRef> {
+        Ok(cast(values, &S::SUM_TYPE)?)
+    }
+    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
+        self.add(values, rows, slots, false)
+    }
+    fn retract(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
+        self.add(values, rows, slots, true)
+    }
+    fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
+        let (d, s) = (dst as usize, src as usize);
+        self.sums[d] = self.sums[d].add(self.sums[s]);
+        self.counts[d] += self.counts[s];
+        Ok(())
+    }
+    fn reset(&mut self, slot: u32) {
+        self.sums[slot as usize] = S::default();
+        self.counts[slot as usize] = 0;
+    }
+    fn evaluate(&self, slots: &[u32]) -> Result<ArrayRef> {
+        let averages = S::averages(&self.sums, &self.counts, slots);
+        Ok(cast(&averages, &self.result_type)?)
+    }
+    fn size_bytes(&self) -> usize {
+        self.sums.capacity() * std::mem::size_of::<S>() + self.counts.capacity() * 8
+    }
+}
+
+/// AVG over DECIMAL(p, s): sum in DECIMAL(38, s), result DECIMAL(38, max(6, s)).
+#[derive(Debug)]
+pub struct DecimalAvgAcc {
+    scale: i8,
+    result_scale: i8,
+    sums: Vec<i128>,
+    /// The sum overflowed 38 digits: Flink's sum is NULL from then on.
+    overflowed: Vec<bool>,
+    counts: Vec<i64>,
+}
+
+impl DecimalAvgAcc {
+    fn add(
+        &mut self,
+        values: Option<&ArrayRef>,
+        rows: &[u32],
+        slots: &[u32],
+        retract: bool,
+    ) -> Result<()> {
+        let a = input(values)?.as_primitive::<Decimal128Type>();
+        for (&r, &s) in rows.iter().zip(slots) {
+            let (r, s) = (r as usize, s as usize);
+            if a.is_null(r) {
+                continue;
+            }
+            let v = if retract { -a.value(r) } else { a.value(r) };
+            match decimal38_add(self.sums[s], v) {
+                Some(sum) => self.sums[s] = sum,
+                None => self.overflowed[s] = true,
+            }
+            self.counts[s] += if retract { -1 } else { 1 };
+        }
+        Ok(())
+    }
+}
+
+/// `sum / count` with `sum` at `scale`, the result at `scale + extra` digits, rounded
+/// half-up (away from zero); `None` beyond 38 digits.
+pub fn decimal_avg(sum: i128, count: i64, extra: u32) -> Option<i128> {
+    let count = i128::from(count);
+    let factor = 10i128.pow(extra);
+    let (q, r) = (sum / count, sum % count);
+    let frac = r * factor;
+    let (mut fq, fr) = (frac / count, frac % count);
+    if fr.abs() * 2 >= count {
+        fq += frac.signum();
+    }
+    q.checked_mul(factor)?
+        .checked_add(fq)
+        .filter(|v| v.abs() <= DECIMAL38_MAX)
+}
+
+impl GroupAccumulator for DecimalAvgAcc {
+    fn result_type(&self) -> DataType {
+        DataType::Decimal128(38, self.result_scale)
+    }
+    fn ensure_slots(&mut self, n: usize) {
+        if self.sums.len() < n {
+            self.sums.resize(n, 0);
+            self.overflowed.resize(n, false);
+            self.counts.resize(n, 0);
+        }
+    }
+    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
+        self.add(values, rows, slots, false)
+    }
+    fn retract(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
+        self.add(values, rows, slots, true)
+    }
+    fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
+        let (d, s) = (dst as usize, src as usize);
+        match decimal38_add(self.sums[d], self.sums[s]) {
+            Some(sum) => self.sums[d] = sum,
+            None => self.overflowed[d] = true,
+        }
+        self.overflowed[d] |= self.overflowed[s];
+        self.counts[d] += self.counts[s];
+        Ok(())
+    }
+    fn reset(&mut self, slot: u32) {
+        let s = slot as usize;
+        (self.sums[s], self.overflowed[s], self.counts[s]) = (0, false, 0);
+    }
+    fn evaluate(&self, slots: &[u32]) -> Result<ArrayRef> {
+        let extra = (self.result_scale - self.scale) as u32;
+        let a: Decimal128Array = slots
+            .iter()
+            .map(|&s| {
+                let s = s as usize;
+                if self.counts[s] == 0 || self.overflowed[s] {
+                    return None;
+                }
+                decimal_avg(self.sums[s], self.counts[s], extra)
+            })
+            .collect();
+        Ok(Arc::new(a.with_precision_and_scale(38, self.result_scale)?))
+    }
+    fn size_bytes(&self) -> usize {
+        self.sums.capacity() * 16 + self.overflowed.capacity() + self.counts.capacity() * 8
+    }
+}
+
+/// AVG's accumulator for `input`, or `None` if AVG does not take that type.
+pub fn create_avg(input: &DataType) -> Option<Box<dyn GroupAccumulator>> {
+    let result_type = input.clone();
+    Some(match input {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => Box::new(AvgAcc::<i64> {
+            result_type,
+            sums: Vec::new(),
+            counts: Vec::new(),
+        }),
+        DataType::Float32 | DataType::Float64 => Box::new(AvgAcc::<f64> {
+            result_type,
+            sums: Vec::new(),
+            counts: Vec::new(),
+        }),
+        DataType::Decimal128(_, scale) if *scale >= 0 => Box::new(DecimalAvgAcc {
+            scale: *scale,
+            result_scale: (*scale).max(6),
+            sums: Vec::new(),
+            overflowed: Vec::new(),
+            counts: Vec::new(),
+        }),
+        _ => return None,
+    })
+}

@@ -1,0 +1,151 @@
+//! Stateless operators: filter and projection evaluate DataFusion physical expressions
+//! on whole batches; the sink operator hands batches to a connector's writer.
+
+use std::sync::Arc;
+
+use arrow::array::AsArray;
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::connectors::SinkWriter;
+use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::operator::{Operator, OperatorContext, Output};
+
+/// Keeps the rows whose predicate is true (NULL counts as false, as in SQL).
+#[derive(Debug)]
+pub struct FilterOperator {
+    predicate: Arc<dyn PhysicalExpr>,
+}
+
+impl FilterOperator {
+    pub fn new(predicate: Arc<dyn PhysicalExpr>) -> FilterOperator {
+        FilterOperator { predicate }
+    }
+}
+
+impl Operator for FilterOperator {
+    fn name(&self) -> &str {
+        "Filter"
+    }
+
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        _ctx: &OperatorContext,
+        out: &mut Output,
+    ) -> Result<()> {
+        let mask = self
+            .predicate
+            .evaluate(&batch)?
+            .into_array(batch.num_rows())?;
+        let mask = mask.as_boolean_opt().ok_or_else(|| {
+            RuntimeError::Graph(format!(
+                "filter predicate is {}, not BOOLEAN",
+                mask.data_type()
+            ))
+        })?;
+        if mask.true_count() == batch.num_rows() {
+            out.emit(batch);
+        } else {
+            out.emit(filter_record_batch(&batch, mask)?);
+        }
+        Ok(())
+    }
+}
+
+/// Computes one output column per expression (SQL's SELECT list).
+#[derive(Debug)]
+pub struct ProjectionOperator {
+    exprs: Vec<Arc<dyn PhysicalExpr>>,
+    schema: SchemaRef,
+}
+
+impl ProjectionOperator {
+    /// `exprs` with output names, evaluated against `input`'s schema.
+    pub fn new(
+        exprs: Vec<(Arc<dyn PhysicalExpr>, String)>,
+        input: &Schema,
+    ) -> Result<ProjectionOperator> {
+        let fields = exprs
+            .iter()
+            .map(|(e, name)| Ok(Field::new(name, e.data_type(input)?, e.nullable(input)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ProjectionOperator {
+            exprs: exprs.into_iter().map(|(e, _)| e).collect(),
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+impl Operator for ProjectionOperator {
+    fn name(&self) -> &str {
+        "Calc"
+    }
+
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        _ctx: &OperatorContext,
+        out: &mut Output,
+    ) -> Result<()> {
+        let columns = self
+            .exprs
+            .iter()
+            .map(|e| Ok(e.evaluate(&batch)?.into_array(batch.num_rows())?))
+            .collect::<Result<Vec<_>>>()?;
+        out.emit(RecordBatch::try_new(self.schema.clone(), columns)?);
+        Ok(())
+    }
+}
+
+/// The last operator of a sink's chain: writes batches, commits on finish.
+pub struct SinkOperator {
+    name: String,
+    writer: Box<dyn SinkWriter>,
+}
+
+impl SinkOperator {
+    pub fn new(name: impl Into<String>, writer: Box<dyn SinkWriter>) -> SinkOperator {
+        SinkOperator {
+            name: name.into(),
+            writer,
+        }
+    }
+}
+
+impl Operator for SinkOperator {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        _ctx: &OperatorContext,
+        _out: &mut Output,
+    ) -> Result<()> {
+        self.writer.write(&batch)
+    }
+
+    fn process_watermark(
+        &mut self,
+        _watermark: i64,
+        _ctx: &OperatorContext,
+        _out: &mut Output,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, _ctx: &OperatorContext, _out: &mut Output) -> Result<()> {
+        self.writer.finish()
+    }
+}

@@ -1,0 +1,12 @@
+//! Stream operators over Arrow batches: stateless ones (filter, projection, sink),
+//! incremental aggregates, time windows, count windows and OVER aggregates.
+
+pub mod aggregate;
+pub mod basic;
+pub mod count_window;
+pub mod keys;
+pub mod rowtime;
+pub mod window;
+
+#[cfg(test)]
+pub(crate) mod test_util;

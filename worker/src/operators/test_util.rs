@@ -1,0 +1,65 @@
+//! Helpers for operator tests: an `OperatorContext` as the brief prescribes and
+//! collecting an `Output` into rows of text.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use crate::key_groups::KeyGroupRange;
+use crate::runtime::message::Timestamp;
+use crate::runtime::metrics::SubtaskMetrics;
+use crate::runtime::operator::{Emit, OperatorContext, Output, SubtaskInfo};
+use crate::state::memory::MemoryBudget;
+use crate::time::clock::ManualClock;
+
+pub fn context(clock: Arc<ManualClock>) -> OperatorContext {
+    OperatorContext {
+        subtask: SubtaskInfo {
+            job_name: "test".into(),
+            vertex_name: "op".into(),
+            index: 0,
+            parallelism: 1,
+            max_parallelism: 128,
+            key_group_range: KeyGroupRange { start: 0, end: 127 },
+        },
+        clock,
+        metrics: SubtaskMetrics::new(),
+        memory: MemoryBudget::unlimited(),
+    }
+}
+
+/// Every row emitted, as `col|col|…` text, and the watermarks, in order.
+pub fn drain(out: &mut Output) -> (Vec<String>, Vec<Timestamp>) {
+    let (mut rows, mut wms) = (Vec::new(), Vec::new());
+    for e in out.drain() {
+        match e {
+            Emit::Batch(b) => rows.extend(batch_rows(&b)),
+            Emit::Watermark(w) => wms.push(w),
+        }
+    }
+    (rows, wms)
+}
+
+pub fn batch_rows(b: &RecordBatch) -> Vec<String> {
+    let opts = FormatOptions::default().with_null("NULL");
+    let fmts: Vec<_> = b
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
+        .collect();
+    (0..b.num_rows())
+        .map(|r| {
+            fmts.iter()
+                .map(|f| f.value(r).to_string())
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+/// Sorted rows (for results whose order within one firing is unspecified).
+pub fn sorted(mut rows: Vec<String>) -> Vec<String> {
+    rows.sort();
+    rows
+}

@@ -1,0 +1,275 @@
+//! A task (Flink's `StreamTask`): one subtask's operator chain and its I/O. A source
+//! task polls its reader, stamps and generates watermarks per split and drives the
+//! chain; a stream task reads its input gate, combines input watermarks through the
+//! valve, and fires processing-time timers. Both end by pushing the final watermark,
+//! finishing the chain and sending end-of-stream downstream.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::chain::{ChainOutput, OperatorChain};
+use super::channel::InputGate;
+use super::error::{Result, RuntimeError};
+use super::message::{MAX_WATERMARK, Message, Timestamp, WatermarkStatus};
+use super::metrics::SubtaskMetrics;
+use super::operator::Emit;
+use super::partition::RecordWriter;
+use crate::connectors::{SourceEvent, SourceReader};
+use crate::time::valve::{StatusWatermarkValve, ValveOutput};
+use crate::time::watermark::SourceWatermarks;
+
+/// Longest a task sleeps before it looks at its processing-time timers and idleness
+/// again (bounds timer lateness, and lets a manual test clock be noticed).
+pub const TIMER_POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Where a task's input comes from.
+pub enum TaskInput {
+    Source {
+        reader: Box<dyn SourceReader>,
+        watermarks: SourceWatermarks,
+    },
+    Channels {
+        gate: InputGate,
+        /// The chain head's logical input for each channel of the gate.
+        channel_inputs: Vec<usize>,
+    },
+}
+
+pub struct StreamTask {
+    pub name: String,
+    pub chain: OperatorChain,
+    pub input: TaskInput,
+    pub writers: Vec<RecordWriter>,
+    pub cancel: watch::Receiver<bool>,
+    /// The last watermark sent downstream (the chain's output watermark).
+    pub output_watermark: Timestamp,
+}
+
+impl StreamTask {
+    pub async fn run(mut self) -> Result<()> {
+        tracing::debug!(task = %self.name, "task starting");
+        self.chain.open()?;
+        let input = std::mem::replace(
+            &mut self.input,
+            TaskInput::Channels {
+                gate: InputGate::new(Vec::new())?,
+                channel_inputs: Vec::new(),
+            },
+        );
+        match input {
+            TaskInput::Source { reader, watermarks } => self.run_source(reader, watermarks).await?,
+            TaskInput::Channels {
+                gate,
+                channel_inputs,
+            } => self.run_channels(gate, channel_inputs).await?,
+        }
+        let out = self.chain.finish()?;
+        self.emit(out).await?;
+        for w in &mut self.writers {
+            w.broadcast(Message::EndOfStream).await?;
+        }
+        tracing::debug!(task = %self.name, "task finished");
+        Ok(())
+    }
+
+    fn metrics(&self) -> Arc<SubtaskMetrics> {
+        self.chain.metrics().clone()
+    }
+
+    fn now(&self) -> Timestamp {
+        self.chain.context().clock.now_ms()
+    }
+
+    fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    async fn run_source(
+        &mut self,
+        mut reader: Box<dyn SourceReader>,
+        mut wm: SourceWatermarks,
+    ) -> Result<()> {
+        let metrics = self.metrics();
+        let mut last_tick = Instant::now();
+        loop {
+            if self.cancelled() {
+                return Err(RuntimeError::Cancelled);
+            }
+            self.fire_processing_timers().await?;
+            let event = reader.poll()?;
+            metrics
+                .parse_errors_skipped
+                .store(reader.parse_errors(), Ordering::Relaxed);
+            match event {
+                SourceEvent::Batch { split, batch } => {
+                    SubtaskMetrics::add(&metrics.records_in, batch.num_rows() as u64);
+                    SubtaskMetrics::add(&metrics.bytes_in, batch.get_array_memory_size() as u64);
+                    let (batch, outputs) = wm.on_batch(split, batch, self.now())?;
+                    let out = self.chain.process_batch(0, batch)?;
+                    self.emit(out).await?;
+                    self.apply_valve_outputs(outputs).await?;
+                    if last_tick.elapsed() >= TIMER_POLL_INTERVAL {
+                        last_tick = Instant::now();
+                        let outputs = wm.on_tick(self.now());
+                        self.apply_valve_outputs(outputs).await?;
+                    }
+                }
+                SourceEvent::Wait(d) => {
+                    let outputs = wm.on_tick(self.now());
+                    self.apply_valve_outputs(outputs).await?;
+                    let mut cancel = self.cancel.clone();
+                    tokio::select! {
+                        _ = tokio::time::sleep(d.min(TIMER_POLL_INTERVAL)) => {}
+                        _ = cancel.changed() => return Err(RuntimeError::Cancelled),
+                    }
+                }
+                SourceEvent::SplitFinished { split } => {
+                    let outputs = wm.split_finished(split);
+                    self.apply_valve_outputs(outputs).await?;
+                }
+                SourceEvent::End => break,
+            }
+        }
+        // End of a bounded input: the final watermark fires every event-time timer.
+        self.advance_watermark(MAX_WATERMARK).await
+    }
+
+    async fn run_channels(
+        &mut self,
+        mut gate: InputGate,
+        channel_inputs: Vec<usize>,
+    ) -> Result<()> {
+        let metrics = self.metrics();
+        let mut valve = StatusWatermarkValve::new(gate.num_channels());
+        let mut cancel = self.cancel.clone();
+        loop {
+            let timer_wait = self.chain.next_processing_time_timer().map(|t| {
+                Duration::from_millis(
+                    (t - self.now()).clamp(0, TIMER_POLL_INTERVAL.as_millis() as i64) as u64,
+                )
+            });
+            let next = tokio::select! {
+                biased;
+                _ = cancel.changed() => return Err(RuntimeError::Cancelled),
+                next = gate.next() => next?,
+                _ = sleep_or_forever(timer_wait) => {
+                    self.fire_processing_timers().await?;
+                    continue;
+                }
+            };
+            let Some((channel, message)) = next else {
+                break;
+            };
+            match message {
+                Message::Data(batch) => {
+                    SubtaskMetrics::add(&metrics.records_in, batch.num_rows() as u64);
+                    SubtaskMetrics::add(&metrics.bytes_in, batch.get_array_memory_size() as u64);
+                    let input = channel_inputs.get(channel).copied().unwrap_or(0);
+                    let out = self.chain.process_batch(input, batch)?;
+                    self.emit(out).await?;
+                }
+                Message::Watermark(w) => {
+                    let outputs = valve.input_watermark(channel, w).into_iter().collect();
+                    self.apply_valve_outputs(outputs).await?;
+                }
+                Message::WatermarkStatus(status) => {
+                    let outputs = valve.input_status(channel, status);
+                    self.apply_valve_outputs(outputs).await?;
+                }
+                Message::Barrier(barrier) => {
+                    // Checkpoint alignment arrives with the checkpoint coordinator; until
+                    // then barriers pass through unaligned.
+                    for w in &mut self.writers {
+                        w.broadcast(Message::Barrier(barrier)).await?;
+                    }
+                }
+                Message::EndOfStream => {
+                    let outputs = valve
+                        .input_watermark(channel, MAX_WATERMARK)
+                        .into_iter()
+                        .collect();
+                    self.apply_valve_outputs(outputs).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn fire_processing_timers(&mut self) -> Result<()> {
+        let now = self.now();
+        if self
+            .chain
+            .next_processing_time_timer()
+            .is_some_and(|t| t <= now)
+        {
+            let out = self.chain.on_processing_time(now)?;
+            self.emit(out).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_valve_outputs(&mut self, outputs: Vec<ValveOutput>) -> Result<()> {
+        for output in outputs {
+            match output {
+                ValveOutput::Watermark(w) => self.advance_watermark(w).await?,
+                ValveOutput::Status(status) => self.broadcast_status(status).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The task's input watermark advanced (Flink's `currentInputWatermark`, which is
+    /// what the `current_watermark` metric shows).
+    async fn advance_watermark(&mut self, watermark: Timestamp) -> Result<()> {
+        self.metrics()
+            .current_watermark
+            .store(watermark, Ordering::Relaxed);
+        let out = self.chain.process_watermark(watermark)?;
+        self.emit(out).await
+    }
+
+    async fn broadcast_status(&mut self, status: WatermarkStatus) -> Result<()> {
+        for w in &mut self.writers {
+            w.broadcast(Message::WatermarkStatus(status)).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what the chain's tail emitted to every outgoing edge.
+    async fn emit(&mut self, out: ChainOutput) -> Result<()> {
+        let metrics = self.metrics();
+        for item in out {
+            match item {
+                Emit::Batch(batch) => {
+                    SubtaskMetrics::add(&metrics.records_out, batch.num_rows() as u64);
+                    SubtaskMetrics::add(&metrics.bytes_out, batch.get_array_memory_size() as u64);
+                    if let Some((last, rest)) = self.writers.split_last_mut() {
+                        for w in rest {
+                            w.emit(batch.clone()).await?;
+                        }
+                        last.emit(batch).await?;
+                    }
+                }
+                Emit::Watermark(w) => {
+                    if w > self.output_watermark {
+                        self.output_watermark = w;
+                        for writer in &mut self.writers {
+                            writer.broadcast(Message::Watermark(w)).await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn sleep_or_forever(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
