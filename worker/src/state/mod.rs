@@ -2,5 +2,8 @@
 //! state backends organised by key group.
 
 pub mod key;
+pub mod key_selector;
+pub mod keyed;
+pub mod keyed_kinds;
 pub mod memory;
 pub mod table;

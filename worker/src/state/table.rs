@@ -70,7 +70,7 @@ impl<A: StateSize, B: StateSize, C: StateSize> StateSize for (A, B, C) {
 }
 
 /// Per-entry overhead of a hash map slot (hashbrown control byte, padding).
-const ENTRY_OVERHEAD: usize = 16;
+pub const ENTRY_OVERHEAD: usize = 16;
 
 /// A map from key to value for each key group of one subtask's range.
 #[derive(Debug)]
@@ -140,8 +140,9 @@ impl<K: Hash + Eq + StateSize, V: StateSize> StateTable<K, V> {
     }
 
     /// Changes a value in place and re-charges its size difference. If the budget
-    /// refuses the growth the change stays (it already happened) and the error says
-    /// the slot is over budget, which fails the task.
+    /// refuses the growth, the change cannot be undone and is not paid for: the entry
+    /// is dropped (releasing what it was charged, so accounting stays exact) and the
+    /// error says the slot is over budget, which fails the task.
     pub fn update<R>(
         &mut self,
         key_group: u32,
@@ -155,14 +156,21 @@ impl<K: Hash + Eq + StateSize, V: StateSize> StateTable<K, V> {
         let before = value.state_size();
         let r = f(value);
         let after = value.state_size();
-        self.charged = self.charged + after - before;
-        self.memory
-            .resize(before, after)
-            .map(|_| Some(r))
-            .inspect_err(|_| {
-                // Keep `charged` equal to what `memory` holds for this table.
-                self.charged = self.charged + before - after;
-            })
+        match self.memory.resize(before, after) {
+            Ok(()) => {
+                self.charged = self.charged + after - before;
+                Ok(Some(r))
+            }
+            Err(e) => {
+                if let Some((k, _)) = self.groups[slot].remove_entry(key) {
+                    let charged = before + k.state_size() + ENTRY_OVERHEAD;
+                    self.memory.release(charged);
+                    self.charged -= charged;
+                    self.len -= 1;
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Entries of one key group (snapshots, iteration by key group).
@@ -238,5 +246,21 @@ mod tests {
         t.insert(4, "d".into(), vec![1]).unwrap();
         drop(t);
         assert_eq!(memory.used(), 0, "dropping a table returns its memory");
+    }
+
+    #[test]
+    fn refused_growth_drops_the_entry_and_keeps_accounting_exact() {
+        let memory = MemoryBudget::new(1000);
+        let mut t: StateTable<String, Vec<i64>> =
+            StateTable::new(KeyGroupRange { start: 0, end: 0 }, memory.clone());
+        t.insert(0, "a".into(), vec![1]).unwrap();
+        t.insert(0, "b".into(), vec![2]).unwrap();
+        let err = t.update(0, &"a".to_string(), |v| v.extend([0; 200]));
+        assert!(matches!(err, Err(RuntimeError::MemoryExceeded { .. })));
+        assert!(t.get(0, &"a".to_string()).is_none());
+        assert_eq!(t.len(), 1);
+        assert_eq!(memory.used(), t.size_bytes());
+        t.remove(0, &"b".to_string()).unwrap();
+        assert_eq!(memory.used(), 0);
     }
 }

@@ -2,5 +2,6 @@
 //! ingestion time (stamped at the source, then treated as event time).
 
 pub mod clock;
+pub mod timers;
 pub mod valve;
 pub mod watermark;
