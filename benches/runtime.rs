@@ -15,7 +15,9 @@ use eddy_worker::connectors::registry::{create_sink, create_source};
 use eddy_worker::graph::{Partitioning, StreamGraph};
 use eddy_worker::operators::aggregate::AggregateSpec;
 use eddy_worker::operators::basic::FilterOperator;
-use eddy_worker::operators::window::{WindowAggregateSpec, WindowAssigner, WindowTime, create_window_aggregate};
+use eddy_worker::operators::window::{
+    WindowAggregateSpec, WindowAssigner, WindowTime, create_window_aggregate,
+};
 use eddy_worker::runtime::executor::{ExecutionConfig, execute};
 use eddy_worker::runtime::operator::{Operator, SubtaskInfo};
 use eddy_worker::time::watermark::WatermarkStrategy;
@@ -76,10 +78,19 @@ fn filter(rows: u64) -> StreamGraph {
             BinOp::Modulo,
             Arc::new(Literal::new(ScalarValue::Int64(Some(10)))),
         ));
-        let pred = Arc::new(BinaryExpr::new(rem, BinOp::Lt, Arc::new(Literal::new(ScalarValue::Int64(Some(3))))));
+        let pred = Arc::new(BinaryExpr::new(
+            rem,
+            BinOp::Lt,
+            Arc::new(Literal::new(ScalarValue::Int64(Some(3)))),
+        ));
         Ok(Box::new(FilterOperator::new(pred)) as Box<dyn Operator>)
     };
-    let f = g.add_operator("filter", 1, &[(s, Partitioning::Forward)], Arc::new(factory));
+    let f = g.add_operator(
+        "filter",
+        1,
+        &[(s, Partitioning::Forward)],
+        Arc::new(factory),
+    );
     g.add_sink("blackhole", 1, (f, Partitioning::Forward), blackhole());
     g
 }
@@ -96,28 +107,51 @@ fn tumbling_count(rows: u64) -> StreamGraph {
         };
         create_window_aggregate("TumbleWindow", spec, schema())
     };
-    let w = g.add_operator("window", 1, &[(s, Partitioning::Hash { key_columns: vec![0] })], Arc::new(factory));
+    let w = g.add_operator(
+        "window",
+        1,
+        &[(
+            s,
+            Partitioning::Hash {
+                key_columns: vec![0],
+            },
+        )],
+        Arc::new(factory),
+    );
     g.add_sink("blackhole", 1, (w, Partitioning::Forward), blackhole());
     g
 }
 
 fn main() {
-    let rows: u64 = std::env::var("EDDY_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    let rows: u64 = std::env::var("EDDY_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    println!("runtime benchmark: {rows} generated rows, parallelism 1, one slot, 1 tokio worker thread");
-    let pipelines: [(&str, fn(u64) -> StreamGraph); 3] =
-        [("passthrough", passthrough), ("filter", filter), ("keyed tumbling count", tumbling_count)];
+    println!(
+        "runtime benchmark: {rows} generated rows, parallelism 1, one slot, 1 tokio worker thread"
+    );
+    let pipelines: [(&str, fn(u64) -> StreamGraph); 3] = [
+        ("passthrough", passthrough),
+        ("filter", filter),
+        ("keyed tumbling count", tumbling_count),
+    ];
     for (name, build) in pipelines {
         let graph = build(rows);
         let started = Instant::now();
-        let result = runtime.block_on(execute(graph, ExecutionConfig::default())).expect("job");
+        let result = runtime
+            .block_on(execute(graph, ExecutionConfig::default()))
+            .expect("job");
         let secs = started.elapsed().as_secs_f64();
         let read: u64 = result.of("datagen").map(|m| m.records_in).sum();
         assert_eq!(read, rows, "{name}: every row read");
-        println!("{name:>22}: {:>12.0} events/s ({secs:.2} s)", rows as f64 / secs);
+        println!(
+            "{name:>22}: {:>12.0} events/s ({secs:.2} s)",
+            rows as f64 / secs
+        );
     }
 }

@@ -26,13 +26,25 @@ pub fn bids_input(files: u32) -> anyhow::Result<PathBuf> {
     if done.exists() {
         return Ok(cache);
     }
-    let _ = std::fs::remove_dir_all(&cache);
     std::fs::create_dir_all(cache.parent().context("cache parent")?)?;
-    let tmp = cache.with_extension("tmp");
+    // Tests run in parallel: each generates into its own directory; the first rename wins.
+    let tmp = cache.with_extension(
+        format!(
+            "tmp{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        )
+        .replace(['(', ')'], ""),
+    );
     let _ = std::fs::remove_dir_all(&tmp);
     let status = Command::new("python3")
         .arg(oracle_dir().join("gen_bids.py"))
-        .args(["--events", &ORACLE_EVENTS.to_string(), "--files", &files.max(2).to_string()])
+        .args([
+            "--events",
+            &ORACLE_EVENTS.to_string(),
+            "--files",
+            &files.max(2).to_string(),
+        ])
         .arg("--out")
         .arg(&tmp)
         .status()
@@ -40,8 +52,13 @@ pub fn bids_input(files: u32) -> anyhow::Result<PathBuf> {
     if !status.success() {
         bail!("gen_bids.py failed: {status}");
     }
-    std::fs::rename(&tmp, &cache)?;
-    std::fs::write(&done, b"")?;
+    std::fs::write(tmp.join("_DONE"), b"")?;
+    if std::fs::rename(&tmp, &cache).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        if !done.exists() {
+            bail!("could not place the oracle input at {}", cache.display());
+        }
+    }
     Ok(cache)
 }
 
@@ -57,13 +74,21 @@ pub fn query_sql(query: &str, input: &Path, output: &Path) -> anyhow::Result<Str
 pub fn expected(query: &str) -> anyhow::Result<Vec<u8>> {
     let out = Command::new("gzip")
         .arg("-dc")
-        .arg(oracle_dir().join("expected").join(format!("{query}.csv.gz")))
+        .arg(
+            oracle_dir()
+                .join("expected")
+                .join(format!("{query}.csv.gz")),
+        )
         .output()
         .context("gzip -dc")?;
     if !out.status.success() {
         bail!("gzip failed on {query}");
     }
-    Ok(out.stdout)
+    let mut rows = out.stdout;
+    if rows.last() == Some(&b'\n') {
+        rows.pop();
+    }
+    Ok(rows)
 }
 
 /// Every row of the visible files under `dir` (names not starting with `.` or `_`),
@@ -82,7 +107,11 @@ pub fn collect_sorted(dir: &Path) -> anyhow::Result<Vec<u8>> {
                 stack.push(entry.path());
             } else {
                 let data = std::fs::read(entry.path())?;
-                rows.extend(data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec));
+                rows.extend(
+                    data.split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty())
+                        .map(<[u8]>::to_vec),
+                );
             }
         }
     }

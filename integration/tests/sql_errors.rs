@@ -9,7 +9,11 @@ fn run(sql: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("job.sql");
     std::fs::write(&file, sql).unwrap();
-    let out = Command::new(eddy_bin()).arg("run").arg(&file).output().unwrap();
+    let out = Command::new(eddy_bin())
+        .arg("run")
+        .arg(&file)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!stderr.contains("panicked"), "{stderr}");
     (out.status.code().unwrap_or(-1), stderr)
@@ -22,12 +26,17 @@ const SINK: &str = "CREATE TABLE out (a BIGINT) WITH ('connector' = 'blackhole')
 fn syntax_error_has_line_and_column() {
     let (code, err) = run(&format!("{SOURCE}{SINK}INSERT INTO out\nSELECT a FRM src;"));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("job.sql:10:"), "position of the bad token: {err}");
+    assert!(
+        err.contains("job.sql:10:"),
+        "position of the bad token: {err}"
+    );
 }
 
 #[test]
 fn unknown_column_has_line_and_column() {
-    let (code, err) = run(&format!("{SOURCE}{SINK}INSERT INTO out\nSELECT nope FROM src;"));
+    let (code, err) = run(&format!(
+        "{SOURCE}{SINK}INSERT INTO out\nSELECT nope FROM src;"
+    ));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("nope"), "{err}");
     assert!(err.contains("job.sql:10:8"), "points at the column: {err}");
@@ -35,11 +44,18 @@ fn unknown_column_has_line_and_column() {
 
 #[test]
 fn unknown_connector_and_option_are_reported_at_the_table() {
-    let (code, err) = run("CREATE TABLE src (a BIGINT) WITH (\n  'connector' = 'kafkaesque'\n);\nCREATE TABLE out (a BIGINT) WITH ('connector' = 'blackhole');\nINSERT INTO out SELECT a FROM src;");
+    let (code, err) = run(
+        "CREATE TABLE src (a BIGINT) WITH (\n  'connector' = 'kafkaesque'\n);\nCREATE TABLE out (a BIGINT) WITH ('connector' = 'blackhole');\nINSERT INTO out SELECT a FROM src;",
+    );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("kafkaesque"), "{err}");
-    assert!(err.contains("job.sql:2:3"), "points at the connector option: {err}");
-    let (code, err) = run(&format!("{SOURCE}CREATE TABLE out (a BIGINT) WITH ('connector' = 'blackhole', 'colour' = 'red');\nINSERT INTO out SELECT a FROM src;"));
+    assert!(
+        err.contains("job.sql:2:3"),
+        "points at the connector option: {err}"
+    );
+    let (code, err) = run(&format!(
+        "{SOURCE}CREATE TABLE out (a BIGINT) WITH ('connector' = 'blackhole', 'colour' = 'red');\nINSERT INTO out SELECT a FROM src;"
+    ));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("colour"), "{err}");
 }

@@ -22,8 +22,14 @@ fn check(query: &str) {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&run.stderr);
-        assert!(run.status.success(), "{query} p={parallelism} failed: {stderr}");
-        assert!(stderr.contains("rows in"), "summary line on stderr: {stderr}");
+        assert!(
+            run.status.success(),
+            "{query} p={parallelism} failed: {stderr}"
+        );
+        assert!(
+            stderr.contains("rows in"),
+            "summary line on stderr: {stderr}"
+        );
         let got = collect_sorted(&output).unwrap();
         assert!(
             got == want,

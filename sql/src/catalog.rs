@@ -57,7 +57,10 @@ impl TableDef {
         let mut time = Vec::new();
         for c in &ddl.columns {
             match &c.kind {
-                ColumnKind::Physical { data_type, not_null } => {
+                ColumnKind::Physical {
+                    data_type,
+                    not_null,
+                } => {
                     let t = arrow_type(data_type).map_err(|e| e.or_at(c.location))?;
                     let f = Field::new(&c.name, t, !not_null);
                     physical.push(f.clone());
@@ -70,16 +73,23 @@ impl TableDef {
                     };
                     let kind = match call.as_deref() {
                         Some("PROCTIME") => {
-                            time.push(TimeAttribute::ProcessingTime { column: c.name.clone() });
+                            time.push(TimeAttribute::ProcessingTime {
+                                column: c.name.clone(),
+                            });
                             ComputedColumn::ProcTime
                         }
                         Some("INGESTION_TIME") => {
-                            time.push(TimeAttribute::IngestionTime { column: c.name.clone() });
+                            time.push(TimeAttribute::IngestionTime {
+                                column: c.name.clone(),
+                            });
                             ComputedColumn::IngestionTime
                         }
                         _ => {
                             return Err(SqlError::at(
-                                format!("computed column '{}': only PROCTIME() and INGESTION_TIME() are supported yet", c.name),
+                                format!(
+                                    "computed column '{}': only PROCTIME() and INGESTION_TIME() are supported yet",
+                                    c.name
+                                ),
                                 c.location,
                             ));
                         }
@@ -92,21 +102,42 @@ impl TableDef {
         if let Some(wm) = &ddl.watermark {
             let delay_ms = watermark_delay(&wm.column, &wm.expr).ok_or_else(|| {
                 SqlError::at(
-                    format!("WATERMARK FOR {0} AS {1}: use '{0}' or '{0} - INTERVAL …'", wm.column, wm.expr),
+                    format!(
+                        "WATERMARK FOR {0} AS {1}: use '{0}' or '{0} - INTERVAL …'",
+                        wm.column, wm.expr
+                    ),
                     wm.location,
                 )
             })?;
-            let field = all.iter().find(|f| f.name().eq_ignore_ascii_case(&wm.column));
-            if !matches!(field.map(|f| f.data_type()), Some(DataType::Timestamp(_, _))) {
-                return Err(SqlError::at(format!("WATERMARK column '{}' must be a TIMESTAMP(3) or TIMESTAMP_LTZ(3)", wm.column), wm.location));
+            let field = all
+                .iter()
+                .find(|f| f.name().eq_ignore_ascii_case(&wm.column));
+            if !matches!(
+                field.map(|f| f.data_type()),
+                Some(DataType::Timestamp(_, _))
+            ) {
+                return Err(SqlError::at(
+                    format!(
+                        "WATERMARK column '{}' must be a TIMESTAMP(3) or TIMESTAMP_LTZ(3)",
+                        wm.column
+                    ),
+                    wm.location,
+                ));
             }
             // An ingestion-time column's watermark follows its stamp; keep that kind.
             let column = field.map(|f| f.name().clone()).unwrap_or_default();
-            if !time.iter().any(|t| matches!(t, TimeAttribute::IngestionTime { column: c } if *c == column)) {
+            if !time
+                .iter()
+                .any(|t| matches!(t, TimeAttribute::IngestionTime { column: c } if *c == column))
+            {
                 time.push(TimeAttribute::EventTime { column, delay_ms });
             }
         }
-        let option_locations = ddl.options.iter().map(|(k, _, l)| (k.clone(), *l)).collect();
+        let option_locations = ddl
+            .options
+            .iter()
+            .map(|(k, _, l)| (k.clone(), *l))
+            .collect();
         Ok(TableDef {
             name: ddl.name.clone(),
             physical: Arc::new(Schema::new(physical)),
@@ -121,7 +152,10 @@ impl TableDef {
 
     /// Where option `key` was written (for errors), else the table's position.
     pub fn option_location(&self, key: &str) -> Location {
-        self.option_locations.get(key).copied().unwrap_or(self.location)
+        self.option_locations
+            .get(key)
+            .copied()
+            .unwrap_or(self.location)
     }
 
     pub fn time_attribute(&self, column: &str) -> Option<&TimeAttribute> {
@@ -138,7 +172,11 @@ fn watermark_delay(column: &str, expr: &Expr) -> Option<i64> {
     match expr {
         Expr::Identifier(i) if i.value.eq_ignore_ascii_case(column) => Some(0),
         Expr::Nested(e) => watermark_delay(column, e),
-        Expr::BinaryOp { left, op: BinaryOperator::Minus, right } => {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Minus,
+            right,
+        } => {
             let base = watermark_delay(column, left)?;
             match right.as_ref() {
                 Expr::Interval(i) => Some(base + interval_expr_ms(i)?),
@@ -164,11 +202,29 @@ mod tests {
         let t = table("CREATE TABLE t (a BIGINT, ts TIMESTAMP(3), pt AS PROCTIME(), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector'='datagen')").unwrap();
         assert_eq!(t.physical.fields().len(), 2);
         assert_eq!(t.schema.fields().len(), 3);
-        assert_eq!(t.time_attribute("ts"), Some(&TimeAttribute::EventTime { column: "ts".into(), delay_ms: 1000 }));
-        assert_eq!(t.time_attribute("pt"), Some(&TimeAttribute::ProcessingTime { column: "pt".into() }));
+        assert_eq!(
+            t.time_attribute("ts"),
+            Some(&TimeAttribute::EventTime {
+                column: "ts".into(),
+                delay_ms: 1000
+            })
+        );
+        assert_eq!(
+            t.time_attribute("pt"),
+            Some(&TimeAttribute::ProcessingTime {
+                column: "pt".into()
+            })
+        );
         let t = table("CREATE TABLE t (a BIGINT, it AS INGESTION_TIME(), WATERMARK FOR it AS it) WITH ('connector'='datagen')").unwrap();
-        assert_eq!(t.time_attribute("it"), Some(&TimeAttribute::IngestionTime { column: "it".into() }));
-        let err = table("CREATE TABLE t (a BIGINT, WATERMARK FOR a AS a) WITH ('connector'='datagen')").unwrap_err();
+        assert_eq!(
+            t.time_attribute("it"),
+            Some(&TimeAttribute::IngestionTime {
+                column: "it".into()
+            })
+        );
+        let err =
+            table("CREATE TABLE t (a BIGINT, WATERMARK FOR a AS a) WITH ('connector'='datagen')")
+                .unwrap_err();
         assert!(err.message.contains("TIMESTAMP"), "{err}");
     }
 }

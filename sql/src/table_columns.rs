@@ -35,20 +35,29 @@ impl Operator for TableColumnsOperator {
         "ComputedColumns"
     }
 
-    fn process_batch(&mut self, _input: usize, batch: RecordBatch, ctx: &OperatorContext, out: &mut Output) -> Result<()> {
+    fn process_batch(
+        &mut self,
+        _input: usize,
+        batch: RecordBatch,
+        ctx: &OperatorContext,
+        out: &mut Output,
+    ) -> Result<()> {
         let now = ctx.clock.now_ms();
-        let columns = self
-            .columns
-            .iter()
-            .map(|c| match c {
-                ColumnSource::Input(i) => batch
-                    .columns()
-                    .get(*i)
-                    .cloned()
-                    .ok_or_else(|| RuntimeError::Graph(format!("table column {i} missing from a batch of {}", batch.num_columns()))),
-                ColumnSource::ProcTime => Ok(Arc::new(TimestampMillisecondArray::from(vec![now; batch.num_rows()])) as ArrayRef),
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let columns =
+            self.columns
+                .iter()
+                .map(|c| match c {
+                    ColumnSource::Input(i) => batch.columns().get(*i).cloned().ok_or_else(|| {
+                        RuntimeError::Graph(format!(
+                            "table column {i} missing from a batch of {}",
+                            batch.num_columns()
+                        ))
+                    }),
+                    ColumnSource::ProcTime => Ok(Arc::new(TimestampMillisecondArray::from(
+                        vec![now; batch.num_rows()],
+                    )) as ArrayRef),
+                })
+                .collect::<Result<Vec<_>>>()?;
         out.emit(RecordBatch::try_new(self.schema.clone(), columns)?);
         Ok(())
     }

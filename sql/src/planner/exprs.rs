@@ -20,7 +20,10 @@ pub(crate) fn df_error(err: DataFusionError, fallback: Location) -> SqlError {
     let location = err
         .diagnostic()
         .and_then(|d| d.span)
-        .map(|s| Location { line: s.start.line, column: s.start.column })
+        .map(|s| Location {
+            line: s.start.line,
+            column: s.start.column,
+        })
         .unwrap_or(fallback);
     let message = match &err {
         DataFusionError::Diagnostic(d, _) => d.message.clone(),
@@ -32,6 +35,16 @@ pub(crate) fn df_error(err: DataFusionError, fallback: Location) -> SqlError {
     SqlError::at(message, location)
 }
 
-pub(crate) fn physical(expr: &Expr, schema: &DFSchema, at: Location) -> Result<Arc<dyn PhysicalExpr>> {
-    create_physical_expr(expr, schema, &ExecutionProps::new(), &PhysicalPlanningContext::default()).map_err(|e| df_error(e, at))
+pub(crate) fn physical(
+    expr: &Expr,
+    schema: &DFSchema,
+    at: Location,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    create_physical_expr(
+        expr,
+        schema,
+        &ExecutionProps::new(),
+        &PhysicalPlanningContext::default(),
+    )
+    .map_err(|e| df_error(e, at))
 }

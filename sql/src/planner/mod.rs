@@ -66,13 +66,18 @@ pub async fn plan_script(sql: &str, options: &PlanOptions) -> Result<PlannedJob>
             StatementKind::Set => planner.set(st)?,
             StatementKind::Insert => inserts.push(st),
             StatementKind::Select => {
-                return Err(SqlError::at("a bare SELECT has no sink: write INSERT INTO <table> SELECT …", st.start));
+                return Err(SqlError::at(
+                    "a bare SELECT has no sink: write INSERT INTO <table> SELECT …",
+                    st.start,
+                ));
             }
             StatementKind::Other => return Err(SqlError::at("unsupported statement", st.start)),
         }
     }
     if inserts.is_empty() {
-        return Err(SqlError::new("the script has no INSERT INTO: nothing to run"));
+        return Err(SqlError::new(
+            "the script has no INSERT INTO: nothing to run",
+        ));
     }
     for (k, v) in &options.settings {
         planner.settings.insert(k.clone(), v.clone());
@@ -101,7 +106,9 @@ impl ScriptPlanner {
     fn new(options: PlanOptions) -> ScriptPlanner {
         let config = SessionConfig::new()
             .set_bool("datafusion.sql_parser.collect_spans", true)
-            .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+            .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
+            // Flink reads `0.908` as DECIMAL(3, 3), not DOUBLE.
+            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true);
         let graph = StreamGraph::new(options.job_name.clone());
         ScriptPlanner {
             options,
@@ -121,11 +128,17 @@ impl ScriptPlanner {
             if ddl.if_not_exists {
                 return Ok(());
             }
-            return Err(SqlError::at(format!("table '{}' already exists", ddl.name), st.start));
+            return Err(SqlError::at(
+                format!("table '{}' already exists", ddl.name),
+                st.start,
+            ));
         }
         let table = TableDef::from_ddl(&ddl)?;
         self.ctx
-            .register_table(ddl.name.as_str(), Arc::new(EmptyTable::new(table.schema.clone())))
+            .register_table(
+                ddl.name.as_str(),
+                Arc::new(EmptyTable::new(table.schema.clone())),
+            )
             .map_err(|e| exprs::df_error(e, st.start))?;
         self.tables.insert(key, Arc::new(table));
         Ok(())
@@ -137,9 +150,13 @@ impl ScriptPlanner {
             return Err(SqlError::at("expected CREATE VIEW name AS query", st.start));
         };
         let name = view.name.to_string();
-        let plan = self.plan_query(Statement::Query(view.query.clone()), st.start).await?;
+        let plan = self
+            .plan_query(Statement::Query(view.query.clone()), st.start)
+            .await?;
         let table = Arc::new(EmptyTable::new(Arc::new(plan.schema().as_arrow().clone())));
-        self.ctx.register_table(name.as_str(), table).map_err(|e| exprs::df_error(e, st.start))?;
+        self.ctx
+            .register_table(name.as_str(), table)
+            .map_err(|e| exprs::df_error(e, st.start))?;
         self.views.insert(name.to_ascii_lowercase(), plan);
         Ok(())
     }
@@ -147,12 +164,22 @@ impl ScriptPlanner {
     fn set(&mut self, st: &RawStatement) -> Result<()> {
         let (statement, _) = self.parse_rewritten(st)?;
         let err = || SqlError::at("expected SET 'key' = 'value'", st.start);
-        let Statement::Set(Set::SingleAssignment { variable, values, .. }) = statement else {
+        let Statement::Set(Set::SingleAssignment {
+            variable, values, ..
+        }) = statement
+        else {
             return Err(err());
         };
-        let key = variable.to_string().trim_matches(|c| c == '\'' || c == '"' || c == '`').to_string();
+        let key = variable
+            .to_string()
+            .trim_matches(|c| c == '\'' || c == '"' || c == '`')
+            .to_string();
         let value = match values.first() {
-            Some(Expr::Value(v)) => v.value.clone().into_string().unwrap_or_else(|| v.to_string()),
+            Some(Expr::Value(v)) => v
+                .value
+                .clone()
+                .into_string()
+                .unwrap_or_else(|| v.to_string()),
             Some(other) => other.to_string(),
             None => return Err(err()),
         };
@@ -166,13 +193,19 @@ impl ScriptPlanner {
                 .parse()
                 .ok()
                 .filter(|p| (1..=MAX_SQL_PARALLELISM).contains(p))
-                .ok_or_else(|| SqlError::new(format!("parallelism.default must be 1..={MAX_SQL_PARALLELISM}, not '{p}'")))?;
+                .ok_or_else(|| {
+                    SqlError::new(format!(
+                        "parallelism.default must be 1..={MAX_SQL_PARALLELISM}, not '{p}'"
+                    ))
+                })?;
             self.options.parallelism = p;
         }
         if let Some(m) = self.settings.get("pipeline.max-parallelism") {
-            self.graph.max_parallelism = m
-                .parse()
-                .map_err(|_| SqlError::new(format!("pipeline.max-parallelism must be a number, not '{m}'")))?;
+            self.graph.max_parallelism = m.parse().map_err(|_| {
+                SqlError::new(format!(
+                    "pipeline.max-parallelism must be a number, not '{m}'"
+                ))
+            })?;
         }
         Ok(())
     }
@@ -189,14 +222,18 @@ impl ScriptPlanner {
         let (tokens, windows) = rewrite(&st.tokens, self.windows.len())?;
         let d = dialect();
         let mut parser = Parser::new(&d).with_tokens_with_locations(tokens);
-        let statement = parser.parse_statement().map_err(|e| parser_error(e, st.start))?;
+        let statement = parser
+            .parse_statement()
+            .map_err(|e| parser_error(e, st.start))?;
         Ok((statement, windows))
     }
 
     /// Registers each window TVF as a table: its input's columns plus the window's.
     fn register_windows(&mut self, windows: Vec<WindowTvf>, at: Location) -> Result<()> {
         for w in windows {
-            let input_schema = self.input_schema(&w.input).ok_or_else(|| SqlError::at(format!("unknown table '{}'", w.input), w.location))?;
+            let input_schema = self
+                .input_schema(&w.input)
+                .ok_or_else(|| SqlError::at(format!("unknown table '{}'", w.input), w.location))?;
             let schema = window::window_table_schema(&w, &input_schema)?;
             self.ctx
                 .register_table(w.table_name.as_str(), Arc::new(EmptyTable::new(schema)))
@@ -211,14 +248,22 @@ impl ScriptPlanner {
         if let Some(t) = self.tables.get(&key) {
             return Some(t.schema.clone());
         }
-        self.views.get(&key).map(|p| Arc::new(p.schema().as_arrow().clone()))
+        self.views
+            .get(&key)
+            .map(|p| Arc::new(p.schema().as_arrow().clone()))
     }
 
+    /// DataFusion's logical plan after its analyzer (type coercion), not its optimizer:
+    /// the streaming translation wants the plan's shape as written.
     async fn plan_query(&self, statement: Statement, at: Location) -> Result<LogicalPlan> {
-        self.ctx
-            .state()
+        let state = self.ctx.state();
+        let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(statement)))
             .await
+            .map_err(|e| exprs::df_error(e, at))?;
+        state
+            .analyzer()
+            .execute_and_check(plan, state.config_options(), |_, _| {})
             .map_err(|e| exprs::df_error(e, at))
     }
 }

@@ -25,8 +25,12 @@ use crate::error::{Result, SqlError};
 use crate::table_columns::{ColumnSource, TableColumnsOperator};
 
 /// Options every table takes besides its connector's own (Flink's names).
-pub(crate) const FRAMEWORK_OPTIONS: [&str; 4] =
-    ["scan.parallelism", "sink.parallelism", "slot-sharing-group", "scan.watermark.idle-timeout"];
+pub(crate) const FRAMEWORK_OPTIONS: [&str; 4] = [
+    "scan.parallelism",
+    "sink.parallelism",
+    "slot-sharing-group",
+    "scan.watermark.idle-timeout",
+];
 
 /// A translated plan node: where its rows come out, and their schema.
 #[derive(Debug, Clone)]
@@ -48,7 +52,10 @@ impl<'a> Translator<'a> {
 
     pub(crate) fn insert(&mut self, plan: &LogicalPlan) -> Result<()> {
         let LogicalPlan::Dml(dml) = plan else {
-            return Err(SqlError::at("expected INSERT INTO <table> <query>", self.at));
+            return Err(SqlError::at(
+                "expected INSERT INTO <table> <query>",
+                self.at,
+            ));
         };
         let name = dml.table_name.table().to_string();
         let table = self.table(&name)?;
@@ -56,8 +63,17 @@ impl<'a> Translator<'a> {
         let sink = registry::create_sink(&connector_options(&table), table.physical.clone())
             .map_err(|e| connector_error(&table, e))?;
         let parallelism = self.table_parallelism(&table, "sink.parallelism")?;
-        let partitioning = if parallelism == input.parallelism { Partitioning::Forward } else { Partitioning::Rebalance };
-        let node = self.p.graph.add_sink(format!("Sink: {name}"), parallelism, (input.node, partitioning), sink);
+        let partitioning = if parallelism == input.parallelism {
+            Partitioning::Forward
+        } else {
+            Partitioning::Rebalance
+        };
+        let node = self.p.graph.add_sink(
+            format!("Sink: {name}"),
+            parallelism,
+            (input.node, partitioning),
+            sink,
+        );
         if let Some(group) = table.options.get("slot-sharing-group") {
             self.p.graph.set_slot_sharing_group(node, group);
         }
@@ -83,30 +99,59 @@ impl<'a> Translator<'a> {
             }
             LogicalPlan::SubqueryAlias(a) => {
                 let input = self.plan(&a.input)?;
-                Ok(Stream { schema: a.schema.clone(), ..input })
+                Ok(Stream {
+                    schema: a.schema.clone(),
+                    ..input
+                })
             }
             LogicalPlan::TableScan(scan) => self.scan(scan),
             LogicalPlan::Aggregate(a) => window::plan_window_aggregate(self, a),
-            other => Err(SqlError::at(format!("not supported in streaming SQL yet: {}", other.display()), self.at)),
+            other => Err(SqlError::at(
+                format!("not supported in streaming SQL yet: {}", other.display()),
+                self.at,
+            )),
         }
     }
 
-    pub(crate) fn project(&mut self, input: Stream, exprs: Vec<(Arc<dyn PhysicalExpr>, String)>, schema: DFSchemaRef) -> Result<Stream> {
+    pub(crate) fn project(
+        &mut self,
+        input: Stream,
+        exprs: Vec<(Arc<dyn PhysicalExpr>, String)>,
+        schema: DFSchemaRef,
+    ) -> Result<Stream> {
         let input_schema = Arc::new(input.schema.as_arrow().clone());
         // Check once that the projection is valid, then build one per subtask.
-        ProjectionOperator::new(exprs.clone(), &input_schema).map_err(|e| SqlError::at(e.to_string(), self.at))?;
+        ProjectionOperator::new(exprs.clone(), &input_schema)
+            .map_err(|e| SqlError::at(e.to_string(), self.at))?;
         let factory = move |_: &eddy_worker::runtime::operator::SubtaskInfo| {
-            Ok(Box::new(ProjectionOperator::new(exprs.clone(), &input_schema)?) as Box<dyn Operator>)
+            Ok(
+                Box::new(ProjectionOperator::new(exprs.clone(), &input_schema)?)
+                    as Box<dyn Operator>,
+            )
         };
-        let node = self.p.graph.add_operator("Calc", input.parallelism, &[(input.node, Partitioning::Forward)], Arc::new(factory));
-        Ok(Stream { node, parallelism: input.parallelism, schema })
+        let node = self.p.graph.add_operator(
+            "Calc",
+            input.parallelism,
+            &[(input.node, Partitioning::Forward)],
+            Arc::new(factory),
+        );
+        Ok(Stream {
+            node,
+            parallelism: input.parallelism,
+            schema,
+        })
     }
 
     pub(crate) fn filter(&mut self, input: Stream, predicate: Arc<dyn PhysicalExpr>) -> Stream {
         let factory = move |_: &eddy_worker::runtime::operator::SubtaskInfo| {
             Ok(Box::new(FilterOperator::new(predicate.clone())) as Box<dyn Operator>)
         };
-        let node = self.p.graph.add_operator("Filter", input.parallelism, &[(input.node, Partitioning::Forward)], Arc::new(factory));
+        let node = self.p.graph.add_operator(
+            "Filter",
+            input.parallelism,
+            &[(input.node, Partitioning::Forward)],
+            Arc::new(factory),
+        );
         Stream { node, ..input }
     }
 
@@ -119,7 +164,10 @@ impl<'a> Translator<'a> {
             ));
         }
         if scan.projection.is_some() || !scan.filters.is_empty() {
-            return Err(SqlError::at(format!("unexpected pushed-down scan of '{name}'"), self.at));
+            return Err(SqlError::at(
+                format!("unexpected pushed-down scan of '{name}'"),
+                self.at,
+            ));
         }
         let mut stream = self.relation(&name)?;
         stream.schema = scan.projected_schema.clone();
@@ -144,9 +192,16 @@ impl<'a> Translator<'a> {
     }
 
     fn table_parallelism(&self, table: &TableDef, key: &str) -> Result<u32> {
-        match table.options.get_u64(key).map_err(|e| SqlError::at(e.to_string(), table.option_location(key)))? {
+        match table
+            .options
+            .get_u64(key)
+            .map_err(|e| SqlError::at(e.to_string(), table.option_location(key)))?
+        {
             Some(p) if (1..=super::MAX_SQL_PARALLELISM as u64).contains(&p) => Ok(p as u32),
-            Some(p) => Err(SqlError::at(format!("'{key}' = {p} is out of range"), table.option_location(key))),
+            Some(p) => Err(SqlError::at(
+                format!("'{key}' = {p} is out of range"),
+                table.option_location(key),
+            )),
             None => Ok(self.p.options.parallelism),
         }
     }
@@ -157,25 +212,47 @@ impl<'a> Translator<'a> {
         let source = registry::create_source(&connector_options(table), table.physical.clone())
             .map_err(|e| connector_error(table, e))?;
         let idle = self.idle_timeout(table)?;
-        let strategy = match table.time.iter().find(|t| !matches!(t, TimeAttribute::ProcessingTime { .. })) {
-            Some(TimeAttribute::EventTime { column, delay_ms }) => WatermarkStrategy::BoundedOutOfOrderness {
+        let strategy = match table
+            .time
+            .iter()
+            .find(|t| !matches!(t, TimeAttribute::ProcessingTime { .. }))
+        {
+            Some(TimeAttribute::EventTime { column, delay_ms }) => {
+                WatermarkStrategy::BoundedOutOfOrderness {
+                    column: column.clone(),
+                    max_out_of_orderness: Duration::from_millis(*delay_ms as u64),
+                    idle_timeout: idle,
+                }
+            }
+            Some(TimeAttribute::IngestionTime { column }) => WatermarkStrategy::IngestionTime {
                 column: column.clone(),
-                max_out_of_orderness: Duration::from_millis(*delay_ms as u64),
                 idle_timeout: idle,
             },
-            Some(TimeAttribute::IngestionTime { column }) => WatermarkStrategy::IngestionTime { column: column.clone(), idle_timeout: idle },
             _ => WatermarkStrategy::None,
         };
         let parallelism = self.table_parallelism(table, "scan.parallelism")?;
-        let node = self.p.graph.add_source(format!("Source: {}", table.name), parallelism, source, strategy);
+        let node = self.p.graph.add_source(
+            format!("Source: {}", table.name),
+            parallelism,
+            source,
+            strategy,
+        );
         if let Some(group) = table.options.get("slot-sharing-group") {
             self.p.graph.set_slot_sharing_group(node, group);
         }
         let schema = Arc::new(
-            datafusion::common::DFSchema::try_from_qualified_schema(table.name.as_str(), &table.schema).map_err(|e| df_error(e, at))?,
+            datafusion::common::DFSchema::try_from_qualified_schema(
+                table.name.as_str(),
+                &table.schema,
+            )
+            .map_err(|e| df_error(e, at))?,
         );
         if table.computed.is_empty() {
-            return Ok(Stream { node, parallelism, schema });
+            return Ok(Stream {
+                node,
+                parallelism,
+                schema,
+            });
         }
         // Physical columns by position; an ingestion-time column is appended by the source.
         let physical_len = table.physical.fields().len();
@@ -183,37 +260,66 @@ impl<'a> Translator<'a> {
             .schema
             .fields()
             .iter()
-            .map(|f| match table.computed.iter().find(|(n, _)| n == f.name()) {
-                Some((_, ComputedColumn::ProcTime)) => Ok(ColumnSource::ProcTime),
-                Some((_, ComputedColumn::IngestionTime)) => Ok(ColumnSource::Input(physical_len)),
-                Some((n, ComputedColumn::Expr(_))) => Err(SqlError::at(format!("computed column '{n}' is not supported yet"), at)),
-                None => table
-                    .physical
-                    .index_of(f.name())
-                    .map(ColumnSource::Input)
-                    .map_err(|e| SqlError::at(e.to_string(), at)),
-            })
+            .map(
+                |f| match table.computed.iter().find(|(n, _)| n == f.name()) {
+                    Some((_, ComputedColumn::ProcTime)) => Ok(ColumnSource::ProcTime),
+                    Some((_, ComputedColumn::IngestionTime)) => {
+                        Ok(ColumnSource::Input(physical_len))
+                    }
+                    Some((n, ComputedColumn::Expr(_))) => Err(SqlError::at(
+                        format!("computed column '{n}' is not supported yet"),
+                        at,
+                    )),
+                    None => table
+                        .physical
+                        .index_of(f.name())
+                        .map(ColumnSource::Input)
+                        .map_err(|e| SqlError::at(e.to_string(), at)),
+                },
+            )
             .collect::<Result<Vec<_>>>()?;
         let out_schema = table.schema.clone();
         let factory = move |_: &eddy_worker::runtime::operator::SubtaskInfo| {
-            Ok(Box::new(TableColumnsOperator::new(columns.clone(), out_schema.clone())) as Box<dyn Operator>)
+            Ok(Box::new(TableColumnsOperator::new(
+                columns.clone(),
+                out_schema.clone(),
+            )) as Box<dyn Operator>)
         };
-        let node = self.p.graph.add_operator("ComputedColumns", parallelism, &[(node, Partitioning::Forward)], Arc::new(factory));
+        let node = self.p.graph.add_operator(
+            "ComputedColumns",
+            parallelism,
+            &[(node, Partitioning::Forward)],
+            Arc::new(factory),
+        );
         if let Some(group) = table.options.get("slot-sharing-group") {
             self.p.graph.set_slot_sharing_group(node, group);
         }
-        Ok(Stream { node, parallelism, schema })
+        Ok(Stream {
+            node,
+            parallelism,
+            schema,
+        })
     }
 
     fn idle_timeout(&self, table: &TableDef) -> Result<Option<Duration>> {
         let text = table
             .options
             .get("scan.watermark.idle-timeout")
-            .or_else(|| self.p.settings.get("table.exec.source.idle-timeout").map(String::as_str));
+            .or_else(|| {
+                self.p
+                    .settings
+                    .get("table.exec.source.idle-timeout")
+                    .map(String::as_str)
+            });
         match text {
             None => Ok(None),
             Some(t) => {
-                let d = parse_duration(t).ok_or_else(|| SqlError::at(format!("'{t}' is not a duration"), table.option_location("scan.watermark.idle-timeout")))?;
+                let d = parse_duration(t).ok_or_else(|| {
+                    SqlError::at(
+                        format!("'{t}' is not a duration"),
+                        table.option_location("scan.watermark.idle-timeout"),
+                    )
+                })?;
                 Ok((!d.is_zero()).then_some(d))
             }
         }
@@ -222,13 +328,21 @@ impl<'a> Translator<'a> {
 
 /// The options a connector sees: the table's, minus the framework's own.
 fn connector_options(table: &TableDef) -> Options {
-    Options::new(table.options.iter().filter(|(k, _)| !FRAMEWORK_OPTIONS.contains(k)).map(|(k, v)| (k.to_string(), v.to_string())))
+    Options::new(
+        table
+            .options
+            .iter()
+            .filter(|(k, _)| !FRAMEWORK_OPTIONS.contains(k))
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    )
 }
 
 /// A connector's complaint, placed at the option it is about (or the connector key).
 fn connector_error(table: &TableDef, err: eddy_worker::runtime::error::RuntimeError) -> SqlError {
     let at = match &err {
-        eddy_worker::runtime::error::RuntimeError::Option { option, .. } if table.option_locations.contains_key(option) => {
+        eddy_worker::runtime::error::RuntimeError::Option { option, .. }
+            if table.option_locations.contains_key(option) =>
+        {
             table.option_location(option)
         }
         _ => table.option_location("connector"),

@@ -10,7 +10,9 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{CastExpr, Column};
 use eddy_worker::graph::Partitioning;
 use eddy_worker::operators::aggregate::{AggregateKind, AggregateSpec};
-use eddy_worker::operators::window::{WindowAggregateSpec, WindowAssigner, WindowTime, create_window_aggregate};
+use eddy_worker::operators::window::{
+    WindowAggregateSpec, WindowAssigner, WindowTime, create_window_aggregate,
+};
 use eddy_worker::runtime::operator::{Operator, SubtaskInfo};
 
 use super::exprs::physical;
@@ -29,10 +31,18 @@ pub(crate) fn window_table_schema(w: &WindowTvf, input: &Schema) -> Result<Schem
     let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
     let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
     if input.index_of(&w.descriptor).is_err() {
-        return Err(SqlError::at(format!("DESCRIPTOR({}): no such column in '{}'", w.descriptor, w.input), w.location));
+        return Err(SqlError::at(
+            format!(
+                "DESCRIPTOR({}): no such column in '{}'",
+                w.descriptor, w.input
+            ),
+            w.location,
+        ));
     }
     match w.kind {
-        WindowKind::CountTumble { .. } | WindowKind::CountHop { .. } => fields.push(Field::new(WINDOW_INDEX, DataType::Int64, false)),
+        WindowKind::CountTumble { .. } | WindowKind::CountHop { .. } => {
+            fields.push(Field::new(WINDOW_INDEX, DataType::Int64, false))
+        }
         _ => {
             fields.push(Field::new(WINDOW_START, ts.clone(), false));
             fields.push(Field::new(WINDOW_END, ts.clone(), false));
@@ -64,16 +74,29 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
         }
     };
     let w = t.p.windows[scan.table_name.table()].clone();
-    if matches!(w.kind, WindowKind::CountTumble { .. } | WindowKind::CountHop { .. }) {
-        return Err(SqlError::at("count windows are not planned yet", w.location));
+    if matches!(
+        w.kind,
+        WindowKind::CountTumble { .. } | WindowKind::CountHop { .. }
+    ) {
+        return Err(SqlError::at(
+            "count windows are not planned yet",
+            w.location,
+        ));
     }
     let scan_schema = scan.projected_schema.clone();
     let mut input = t.relation(&w.input)?;
     let input_width = input.schema.fields().len();
     let input_arrow = Arc::new(input.schema.as_arrow().clone());
     for f in filters.into_iter().rev() {
-        if f.column_refs().iter().any(|c| scan_schema.index_of_column(c).map_or(true, |i| i >= input_width)) {
-            return Err(SqlError::at("filters on window columns are not supported yet", at));
+        if f.column_refs().iter().any(|c| {
+            scan_schema
+                .index_of_column(c)
+                .map_or(true, |i| i >= input_width)
+        }) {
+            return Err(SqlError::at(
+                "filters on window columns are not supported yet",
+                at,
+            ));
         }
         let predicate = physical(f, &scan_schema, at)?;
         input = t.filter(input, predicate);
@@ -83,65 +106,121 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
     let mut group_layout = Vec::new();
     for g in &a.group_expr {
         let Expr::Column(c) = g else {
-            return Err(SqlError::at(format!("GROUP BY {g}: only columns are supported in window aggregates yet"), at));
+            return Err(SqlError::at(
+                format!("GROUP BY {g}: only columns are supported in window aggregates yet"),
+                at,
+            ));
         };
         match c.name.as_str() {
             WINDOW_START => group_layout.push(Group::Start),
             WINDOW_END => group_layout.push(Group::End),
-            WINDOW_TIME => return Err(SqlError::at("GROUP BY window_time is not supported yet", at)),
+            WINDOW_TIME => {
+                return Err(SqlError::at(
+                    "GROUP BY window_time is not supported yet",
+                    at,
+                ));
+            }
             _ => {
-                let i = scan_schema.index_of_column(c).map_err(|e| super::exprs::df_error(e, at))?;
+                let i = scan_schema
+                    .index_of_column(c)
+                    .map_err(|e| super::exprs::df_error(e, at))?;
                 group_layout.push(Group::Key(keys.len()));
                 keys.push(i);
             }
         }
     }
     if !group_layout.contains(&Group::Start) || !group_layout.contains(&Group::End) {
-        return Err(SqlError::at("a window aggregate must GROUP BY window_start, window_end", at));
+        return Err(SqlError::at(
+            "a window aggregate must GROUP BY window_start, window_end",
+            at,
+        ));
     }
     if let WindowKind::Session { .. } = w.kind {
-        let partition: Vec<usize> = w.partition_by.iter().filter_map(|p| input_arrow.index_of(p).ok()).collect();
+        let partition: Vec<usize> = w
+            .partition_by
+            .iter()
+            .filter_map(|p| input_arrow.index_of(p).ok())
+            .collect();
         let mut sorted_keys = keys.clone();
         sorted_keys.sort();
         let mut sorted_partition = partition.clone();
         sorted_partition.sort();
         if sorted_keys != sorted_partition {
-            return Err(SqlError::at("SESSION windows must GROUP BY exactly their PARTITION BY columns", w.location));
+            return Err(SqlError::at(
+                "SESSION windows must GROUP BY exactly their PARTITION BY columns",
+                w.location,
+            ));
         }
     }
     let aggregates = a
         .aggr_expr
         .iter()
         .enumerate()
-        .map(|(i, e)| aggregate_spec(e, &scan_schema, input_width, &format!("agg{i}")).map_err(|m| SqlError::at(m, at)))
+        .map(|(i, e)| {
+            aggregate_spec(e, &scan_schema, input_width, &format!("agg{i}"))
+                .map_err(|m| SqlError::at(m, at))
+        })
         .collect::<Result<Vec<_>>>()?;
-    let time = match t.table(&w.input).ok().and_then(|table| table.time_attribute(&w.descriptor).cloned()) {
+    let time = match t
+        .table(&w.input)
+        .ok()
+        .and_then(|table| table.time_attribute(&w.descriptor).cloned())
+    {
         Some(TimeAttribute::ProcessingTime { .. }) => WindowTime::ProcessingTime,
         _ => WindowTime::EventTime {
-            time_column: input_arrow
-                .index_of(&w.descriptor)
-                .map_err(|_| SqlError::at(format!("DESCRIPTOR({}) is not a column", w.descriptor), w.location))?,
+            time_column: input_arrow.index_of(&w.descriptor).map_err(|_| {
+                SqlError::at(
+                    format!("DESCRIPTOR({}) is not a column", w.descriptor),
+                    w.location,
+                )
+            })?,
         },
     };
     let assigner = match w.kind {
-        WindowKind::Tumble { size_ms, offset_ms } => WindowAssigner::tumble(size_ms).map(|a| a.with_offset(offset_ms)),
+        WindowKind::Tumble { size_ms, offset_ms } => {
+            WindowAssigner::tumble(size_ms).map(|a| a.with_offset(offset_ms))
+        }
         WindowKind::Hop { slide_ms, size_ms } => WindowAssigner::hop(slide_ms, size_ms),
-        WindowKind::Cumulate { step_ms, max_size_ms } => WindowAssigner::cumulate(step_ms, max_size_ms),
+        WindowKind::Cumulate {
+            step_ms,
+            max_size_ms,
+        } => WindowAssigner::cumulate(step_ms, max_size_ms),
         WindowKind::Session { gap_ms } => WindowAssigner::session(gap_ms),
         _ => unreachable_count(),
     }
     .map_err(|e| SqlError::at(e.to_string(), w.location))?;
-    let spec = WindowAggregateSpec { assigner, time, key_columns: keys.clone(), aggregates };
+    let spec = WindowAggregateSpec {
+        assigner,
+        time,
+        key_columns: keys.clone(),
+        aggregates,
+    };
     let name = format!("{}Window", kind_name(&w.kind));
     // Build one now to check the spec and learn the output schema.
-    let probe = create_window_aggregate(&name, spec.clone(), input_arrow.clone()).map_err(|e| SqlError::at(e.to_string(), at))?;
+    let probe = create_window_aggregate(&name, spec.clone(), input_arrow.clone())
+        .map_err(|e| SqlError::at(e.to_string(), at))?;
     drop(probe);
-    let parallelism = if keys.is_empty() { 1 } else { t.p.options.parallelism };
-    let (factory_name, factory_spec, factory_schema) = (name.clone(), spec.clone(), input_arrow.clone());
+    let parallelism = if keys.is_empty() {
+        1
+    } else {
+        t.p.options.parallelism
+    };
+    let (factory_name, factory_spec, factory_schema) =
+        (name.clone(), spec.clone(), input_arrow.clone());
     let factory = move |_: &SubtaskInfo| -> eddy_worker::runtime::error::Result<Box<dyn Operator>> {
         create_window_aggregate(&factory_name, factory_spec.clone(), factory_schema.clone())
     };
-    let node = t.p.graph.add_operator(name, parallelism, &[(input.node, Partitioning::Hash { key_columns: keys.clone() })], Arc::new(factory));
+    let node = t.p.graph.add_operator(
+        name,
+        parallelism,
+        &[(
+            input.node,
+            Partitioning::Hash {
+                key_columns: keys.clone(),
+            },
+        )],
+        Arc::new(factory),
+    );
     // The operator emits keys…, window_start, window_end, aggregates…; reorder (and
     // cast to the types DataFusion planned) into the aggregate's schema.
     let nk = keys.len();
@@ -165,9 +244,16 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
     let window_stream = Stream {
         node,
         parallelism,
-        schema: Arc::new(datafusion::common::DFSchema::try_from(Schema::new(
-            window_out.iter().enumerate().map(|(i, t)| Field::new(format!("c{i}"), t.clone(), true)).collect::<Vec<_>>(),
-        )).map_err(|e| super::exprs::df_error(e, at))?),
+        schema: Arc::new(
+            datafusion::common::DFSchema::try_from(Schema::new(
+                window_out
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| Field::new(format!("c{i}"), t.clone(), true))
+                    .collect::<Vec<_>>(),
+            ))
+            .map_err(|e| super::exprs::df_error(e, at))?,
+        ),
     };
     t.project(window_stream, exprs, a.schema.clone())
 }
@@ -180,7 +266,9 @@ enum Group {
 }
 
 fn unreachable_count() -> eddy_worker::runtime::error::Result<WindowAssigner> {
-    Err(eddy_worker::runtime::error::RuntimeError::Graph("count windows are planned separately".into()))
+    Err(eddy_worker::runtime::error::RuntimeError::Graph(
+        "count windows are planned separately".into(),
+    ))
 }
 
 fn kind_name(k: &WindowKind) -> &'static str {
@@ -195,20 +283,38 @@ fn kind_name(k: &WindowKind) -> &'static str {
 }
 
 /// Types of the window operator's output columns.
-fn window_output_types(input: &SchemaRef, spec: &WindowAggregateSpec, nk: usize) -> Result<Vec<DataType>> {
+fn window_output_types(
+    input: &SchemaRef,
+    spec: &WindowAggregateSpec,
+    nk: usize,
+) -> Result<Vec<DataType>> {
     let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
-    let mut types: Vec<DataType> = spec.key_columns.iter().map(|&k| input.field(k).data_type().clone()).collect();
+    let mut types: Vec<DataType> = spec
+        .key_columns
+        .iter()
+        .map(|&k| input.field(k).data_type().clone())
+        .collect();
     debug_assert_eq!(types.len(), nk);
     types.push(ts.clone());
     types.push(ts);
     for a in &spec.aggregates {
-        types.push(a.result_field(input).map_err(|e| SqlError::new(e.to_string()))?.data_type().clone());
+        types.push(
+            a.result_field(input)
+                .map_err(|e| SqlError::new(e.to_string()))?
+                .data_type()
+                .clone(),
+        );
     }
     Ok(types)
 }
 
 /// `count(*)`, `count(c)`, `sum(c)`, `min(c)`, `max(c)`, `avg(c)` over an input column.
-fn aggregate_spec(e: &Expr, scan_schema: &datafusion::common::DFSchema, input_width: usize, name: &str) -> Result<AggregateSpec, String> {
+fn aggregate_spec(
+    e: &Expr,
+    scan_schema: &datafusion::common::DFSchema,
+    input_width: usize,
+    name: &str,
+) -> Result<AggregateSpec, String> {
     let e = match e {
         Expr::Alias(a) => a.expr.as_ref(),
         other => other,
@@ -217,20 +323,28 @@ fn aggregate_spec(e: &Expr, scan_schema: &datafusion::common::DFSchema, input_wi
         return Err(format!("{e} is not an aggregate function"));
     };
     if f.params.distinct || f.params.filter.is_some() || !f.params.order_by.is_empty() {
-        return Err(format!("{e}: DISTINCT, FILTER and ORDER BY in aggregates are not supported yet"));
+        return Err(format!(
+            "{e}: DISTINCT, FILTER and ORDER BY in aggregates are not supported yet"
+        ));
     }
     let func = f.func.name().to_ascii_lowercase();
     let column = match f.params.args.as_slice() {
         [] => None,
         [Expr::Literal(..)] if func == "count" => None,
         [Expr::Column(c)] => {
-            let i = scan_schema.index_of_column(c).map_err(|err| err.to_string())?;
+            let i = scan_schema
+                .index_of_column(c)
+                .map_err(|err| err.to_string())?;
             if i >= input_width {
                 return Err(format!("{e}: aggregating a window column is not supported"));
             }
             Some(i)
         }
-        _ => return Err(format!("{e}: aggregate arguments must be columns (use a view to compute expressions)")),
+        _ => {
+            return Err(format!(
+                "{e}: aggregate arguments must be columns (use a view to compute expressions)"
+            ));
+        }
     };
     let kind = match (func.as_str(), column) {
         ("count", None) => AggregateKind::CountStar,
