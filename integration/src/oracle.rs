@@ -134,3 +134,31 @@ pub fn first_difference(actual: &[u8], expected: &[u8]) -> String {
     }
     format!("eddy has {} rows, flink {}", a.len(), e.len())
 }
+
+/// Runs `query` (oracle/queries/QUERY.sql) with `eddy run` at each parallelism on the
+/// oracle's bids and asserts the sorted output equals Flink's (oracle/expected).
+pub fn check_against_flink(query: &str, parallelisms: &[u32]) {
+    let input = bids_input(2).expect("oracle input");
+    let want = expected(query).expect("expected output (run oracle/make-expected.sh QUERY)");
+    for &parallelism in parallelisms {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = dir.path().join("out");
+        let sql_file = dir.path().join(format!("{query}.sql"));
+        std::fs::write(&sql_file, query_sql(query, &input, &output).expect("query")).expect("write sql");
+        let run = Command::new(crate::eddy_bin())
+            .arg("run")
+            .arg(&sql_file)
+            .args(["--parallelism", &parallelism.to_string()])
+            .output()
+            .expect("run eddy");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{query} p={parallelism} failed: {stderr}");
+        assert!(stderr.contains("rows in"), "summary line on stderr: {stderr}");
+        let got = collect_sorted(&output).expect("output");
+        assert!(
+            got == want,
+            "{query} at parallelism {parallelism} differs from Flink: {}",
+            first_difference(&got, &want)
+        );
+    }
+}

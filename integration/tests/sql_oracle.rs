@@ -2,41 +2,10 @@
 //! 200 000 generated bids, must produce exactly Apache Flink's output (sorted rows,
 //! byte for byte; Flink's output is committed under oracle/expected).
 
-use std::process::Command;
-
-use eddy_integration::eddy_bin;
-use eddy_integration::oracle::{bids_input, collect_sorted, expected, first_difference, query_sql};
+use eddy_integration::oracle::check_against_flink;
 
 fn check(query: &str) {
-    let input = bids_input(2).expect("oracle input");
-    let want = expected(query).expect("expected output");
-    for parallelism in [1, 2] {
-        let dir = tempfile::tempdir().unwrap();
-        let output = dir.path().join("out");
-        let sql_file = dir.path().join(format!("{query}.sql"));
-        std::fs::write(&sql_file, query_sql(query, &input, &output).unwrap()).unwrap();
-        let run = Command::new(eddy_bin())
-            .arg("run")
-            .arg(&sql_file)
-            .args(["--parallelism", &parallelism.to_string()])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        assert!(
-            run.status.success(),
-            "{query} p={parallelism} failed: {stderr}"
-        );
-        assert!(
-            stderr.contains("rows in"),
-            "summary line on stderr: {stderr}"
-        );
-        let got = collect_sorted(&output).unwrap();
-        assert!(
-            got == want,
-            "{query} at parallelism {parallelism} differs from Flink: {}",
-            first_difference(&got, &want)
-        );
-    }
+    check_against_flink(query, &[1, 2]);
 }
 
 #[test]
