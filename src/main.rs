@@ -4,6 +4,7 @@
 mod cli;
 mod config_file;
 mod run;
+mod sql_planner;
 
 use std::process::ExitCode;
 
@@ -121,6 +122,7 @@ fn master_config(
     node_id: u64,
 ) -> MasterConfig {
     MasterConfig {
+        sql: Some(std::sync::Arc::new(sql_planner::EddySqlPlanner)),
         http: flags.http,
         rpc,
         data_dir: flags.data_dir.clone(),

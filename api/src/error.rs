@@ -8,6 +8,7 @@ pub mod codes {
     pub const BAD_REQUEST: &str = "bad_request";
     pub const INTERNAL: &str = "internal";
     pub const UNAVAILABLE: &str = "unavailable";
+    pub const INVALID_SQL: &str = "invalid_sql";
 }
 
 /// Body of every non-2xx response of the REST API.

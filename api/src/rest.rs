@@ -144,3 +144,51 @@ impl Event {
         }
     }
 }
+
+/// Body of `POST /api/v1/sql/validate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SqlValidateRequest {
+    pub sql: String,
+    /// Default parallelism to plan with (default 1).
+    #[serde(default)]
+    pub parallelism: Option<u32>,
+}
+
+/// A planned job graph: chained vertices and the edges between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobGraphInfo {
+    pub vertices: Vec<VertexInfo>,
+    pub edges: Vec<EdgeInfo>,
+}
+
+/// One vertex (a chain of operators that runs as one task per subtask).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VertexInfo {
+    pub id: u32,
+    /// The chain's operator names joined by " -> ".
+    pub name: String,
+    pub parallelism: u32,
+    pub slot_sharing_group: String,
+    /// The operators of the chain, head first.
+    pub operators: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EdgeInfo {
+    pub source: u32,
+    pub target: u32,
+    /// FORWARD, HASH, REBALANCE or BROADCAST.
+    pub partitioning: String,
+}
+
+/// Answer of `POST /api/v1/sql/validate` for a valid script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SqlValidateResponse {
+    pub valid: bool,
+    pub graph: JobGraphInfo,
+}

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod raft;
 pub mod registry;
 pub mod rpc;
+pub mod sql;
 pub mod store;
 
 pub use master::{Master, MasterConfig, MasterError};

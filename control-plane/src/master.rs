@@ -37,6 +37,8 @@ pub struct MasterConfig {
     pub heartbeat_timeout: Duration,
     /// This master's Raft node id.
     pub node_id: u64,
+    /// The SQL planner (injected by the binary; `None` disables the SQL endpoints).
+    pub sql: Option<std::sync::Arc<dyn crate::sql::SqlPlanner>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +113,7 @@ impl Master {
             raft: raft.clone(),
             store,
             events,
+            sql: config.sql.clone(),
         };
         let grpc_router = grpc_routes(&state);
         let router = http::router(state.clone(), grpc_router.clone());

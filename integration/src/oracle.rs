@@ -144,7 +144,8 @@ pub fn check_against_flink(query: &str, parallelisms: &[u32]) {
         let dir = tempfile::tempdir().expect("temp dir");
         let output = dir.path().join("out");
         let sql_file = dir.path().join(format!("{query}.sql"));
-        std::fs::write(&sql_file, query_sql(query, &input, &output).expect("query")).expect("write sql");
+        std::fs::write(&sql_file, query_sql(query, &input, &output).expect("query"))
+            .expect("write sql");
         let run = Command::new(crate::eddy_bin())
             .arg("run")
             .arg(&sql_file)
@@ -152,8 +153,14 @@ pub fn check_against_flink(query: &str, parallelisms: &[u32]) {
             .output()
             .expect("run eddy");
         let stderr = String::from_utf8_lossy(&run.stderr);
-        assert!(run.status.success(), "{query} p={parallelism} failed: {stderr}");
-        assert!(stderr.contains("rows in"), "summary line on stderr: {stderr}");
+        assert!(
+            run.status.success(),
+            "{query} p={parallelism} failed: {stderr}"
+        );
+        assert!(
+            stderr.contains("rows in"),
+            "summary line on stderr: {stderr}"
+        );
         let got = collect_sorted(&output).expect("output");
         assert!(
             got == want,

@@ -4,6 +4,7 @@
 
 mod api;
 pub(crate) mod events;
+mod sql;
 mod ui;
 
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub raft: RaftNode,
     pub store: Store,
     pub events: broadcast::Sender<Event>,
+    /// The SQL planner the binary injected (none: SQL endpoints answer 503).
+    pub sql: Option<Arc<dyn crate::sql::SqlPlanner>>,
 }
 
 #[derive(OpenApi)]
@@ -48,6 +51,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::overview))
         .routes(routes!(api::workers))
         .routes(routes!(api::cluster))
+        .routes(routes!(sql::validate))
         .routes(routes!(events::events))
         .routes(routes!(api::openapi_json))
         .split_for_parts()

@@ -1,6 +1,7 @@
 //! Job graphs: the user-facing [`stream_graph::StreamGraph`] (nodes and partitioned
 //! edges) and the chained [`job_graph::JobGraph`] whose vertices run as tasks.
 
+pub mod describe;
 pub mod job_graph;
 pub mod slot_sharing;
 pub mod stream_graph;

@@ -1,0 +1,30 @@
+//! The SQL planner the binary hands to the master: `eddy-sql` plans a script onto the
+//! worker's graph, which is chained and described for the REST API.
+
+use eddy_api::error::{ErrorBody, codes};
+use eddy_control_plane::sql::{PlanFuture, SqlPlanner};
+use eddy_sql::{PlanOptions, plan_script};
+use eddy_worker::graph::JobGraph;
+
+#[derive(Debug)]
+pub struct EddySqlPlanner;
+
+impl SqlPlanner for EddySqlPlanner {
+    fn validate(&self, sql: String, parallelism: u32) -> PlanFuture {
+        Box::pin(async move {
+            let options = PlanOptions {
+                parallelism,
+                ..PlanOptions::default()
+            };
+            let planned = plan_script(&sql, &options).await.map_err(|e| ErrorBody {
+                code: codes::INVALID_SQL.to_string(),
+                message: e.message,
+                line: e.line.map(|l| l as u32),
+                column: e.column.map(|c| c as u32),
+            })?;
+            let graph = JobGraph::from_stream_graph(planned.graph)
+                .map_err(|e| ErrorBody::new(codes::INVALID_SQL, e.to_string()))?;
+            Ok(graph.describe())
+        })
+    }
+}
