@@ -8,8 +8,6 @@ pub mod filesystem_sink;
 pub mod format;
 pub mod nexmark;
 pub mod options;
-#[cfg(test)]
-mod oracle_tests;
 pub mod print;
 pub mod random;
 pub mod registry;
