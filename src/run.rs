@@ -51,9 +51,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
                 .filter(|(v, _, _)| v.starts_with("Source: "))
                 .map(|(_, _, m)| m.records_in)
                 .sum();
-            let rows_out: u64 = result.subtasks.iter().map(|(_, _, m)| m.sink_records).sum();
+            let sum = |f: fn(&eddy_worker::runtime::metrics::MetricsSnapshot) -> u64| -> u64 {
+                result.subtasks.iter().map(|(_, _, m)| f(m)).sum()
+            };
+            let rows_out = sum(|m| m.sink_records);
+            let late = sum(|m| m.late_records_dropped);
+            let malformed = sum(|m| m.parse_errors_skipped);
             eprintln!(
-                "eddy run: {rows_in} rows in, {rows_out} rows out, {secs:.2} s ({:.0} rows/s)",
+                "eddy run: {rows_in} rows in, {rows_out} rows out, {late} late rows dropped, {malformed} malformed rows skipped, {secs:.2} s ({:.0} rows/s)",
                 rows_in as f64 / secs.max(1e-9)
             );
             ExitCode::SUCCESS
