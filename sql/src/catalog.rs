@@ -15,6 +15,9 @@ use crate::error::{Result, SqlError};
 use crate::tvf::interval_expr_ms;
 use crate::types::arrow_type;
 
+/// The table name physical columns are qualified with in computed-column expressions.
+pub const PHYSICAL_QUALIFIER: &str = "__eddy_physical";
+
 /// How a table's time attribute is produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimeAttribute {
@@ -44,12 +47,28 @@ pub struct TableDef {
     pub computed: Vec<(String, ComputedColumn)>,
     pub time: Vec<TimeAttribute>,
     pub options: Options,
+    /// Expression computed columns as DataFusion expressions over the physical columns
+    /// (qualified by [`PHYSICAL_QUALIFIER`]), filled in by the planner.
+    pub computed_exprs: HashMap<String, datafusion::logical_expr::Expr>,
     pub option_locations: HashMap<String, Location>,
     pub location: Location,
 }
 
 impl TableDef {
-    pub fn from_ddl(ddl: &CreateTable) -> Result<TableDef> {
+    /// The physical columns of a DDL statement (what the connector reads or writes).
+    pub fn physical_schema(ddl: &CreateTable) -> Result<SchemaRef> {
+        let mut fields = Vec::new();
+        for c in &ddl.columns {
+            if let ColumnKind::Physical { data_type, not_null } = &c.kind {
+                fields.push(Field::new(&c.name, arrow_type(data_type).map_err(|e| e.or_at(c.location))?, !not_null));
+            }
+        }
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    /// `computed_types`: the type of each expression computed column (the planner
+    /// works them out with DataFusion); see [`TableDef::computed_exprs`].
+    pub fn from_ddl(ddl: &CreateTable, computed_types: &HashMap<String, DataType>) -> Result<TableDef> {
         let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
         let mut physical = Vec::new();
         let mut all = Vec::new();
@@ -85,13 +104,12 @@ impl TableDef {
                             ComputedColumn::IngestionTime
                         }
                         _ => {
-                            return Err(SqlError::at(
-                                format!(
-                                    "computed column '{}': only PROCTIME() and INGESTION_TIME() are supported yet",
-                                    c.name
-                                ),
-                                c.location,
-                            ));
+                            let t = computed_types.get(&c.name).cloned().ok_or_else(|| {
+                                SqlError::at(format!("computed column '{}' has no type", c.name), c.location)
+                            })?;
+                            all.push(Field::new(&c.name, t, true));
+                            computed.push((c.name.clone(), ComputedColumn::Expr(expr.clone())));
+                            continue;
                         }
                     };
                     all.push(Field::new(&c.name, ts.clone(), false));
@@ -146,6 +164,7 @@ impl TableDef {
             time,
             options: Options::new(ddl.options.iter().map(|(k, v, _)| (k.clone(), v.clone()))),
             option_locations,
+            computed_exprs: HashMap::new(),
             location: ddl.location,
         })
     }
@@ -194,7 +213,7 @@ mod tests {
     use crate::script::split;
 
     fn table(sql: &str) -> Result<TableDef> {
-        TableDef::from_ddl(&parse_create_table(&split(sql).unwrap()[0]).unwrap())
+        TableDef::from_ddl(&parse_create_table(&split(sql).unwrap()[0]).unwrap(), &HashMap::new())
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! planned by DataFusion and translated ([`translate`]) into sources, operators and
 //! sinks of a single job.
 
+mod computed;
 mod exprs;
 mod translate;
 mod window;
@@ -61,7 +62,7 @@ pub async fn plan_script(sql: &str, options: &PlanOptions) -> Result<PlannedJob>
     let mut inserts = Vec::new();
     for st in &statements {
         match st.kind {
-            StatementKind::CreateTable => planner.create_table(st)?,
+            StatementKind::CreateTable => planner.create_table(st).await?,
             StatementKind::CreateView => planner.create_view(st).await?,
             StatementKind::Set => planner.set(st)?,
             StatementKind::Insert => inserts.push(st),
@@ -121,24 +122,20 @@ impl ScriptPlanner {
         }
     }
 
-    fn create_table(&mut self, st: &RawStatement) -> Result<()> {
+    async fn create_table(&mut self, st: &RawStatement) -> Result<()> {
         let ddl = parse_create_table(st)?;
         let key = ddl.name.to_ascii_lowercase();
         if self.tables.contains_key(&key) || self.views.contains_key(&key) {
             if ddl.if_not_exists {
                 return Ok(());
             }
-            return Err(SqlError::at(
-                format!("table '{}' already exists", ddl.name),
-                st.start,
-            ));
+            return Err(SqlError::at(format!("table '{}' already exists", ddl.name), st.start));
         }
-        let table = TableDef::from_ddl(&ddl)?;
+        let (types, exprs) = computed::plan_computed_columns(self, &ddl).await?;
+        let mut table = TableDef::from_ddl(&ddl, &types)?;
+        table.computed_exprs = exprs;
         self.ctx
-            .register_table(
-                ddl.name.as_str(),
-                Arc::new(EmptyTable::new(table.schema.clone())),
-            )
+            .register_table(ddl.name.as_str(), Arc::new(EmptyTable::new(table.schema.clone())))
             .map_err(|e| exprs::df_error(e, st.start))?;
         self.tables.insert(key, Arc::new(table));
         Ok(())
@@ -255,7 +252,7 @@ impl ScriptPlanner {
 
     /// DataFusion's logical plan after its analyzer (type coercion), not its optimizer:
     /// the streaming translation wants the plan's shape as written.
-    async fn plan_query(&self, statement: Statement, at: Location) -> Result<LogicalPlan> {
+    pub(crate) async fn plan_query(&self, statement: Statement, at: Location) -> Result<LogicalPlan> {
         let state = self.ctx.state();
         let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(statement)))

@@ -19,10 +19,11 @@ use eddy_worker::time::watermark::WatermarkStrategy;
 
 use super::ScriptPlanner;
 use super::exprs::{df_error, physical};
+use super::exprs::physical as physical_expr;
 use super::window;
-use crate::catalog::{ComputedColumn, TableDef, TimeAttribute};
+use crate::catalog::{ComputedColumn, PHYSICAL_QUALIFIER, TableDef, TimeAttribute};
 use crate::error::{Result, SqlError};
-use crate::table_columns::{ColumnSource, TableColumnsOperator};
+use crate::table_columns::{ColumnSource, ComputedColumnsSource};
 
 /// Options every table takes besides its connector's own (Flink's names).
 pub(crate) const FRAMEWORK_OPTIONS: [&str; 4] = [
@@ -206,99 +207,60 @@ impl<'a> Translator<'a> {
         }
     }
 
-    /// A source node for `table`, followed by its computed columns if it has any.
+    /// A source node for `table`, its batches laid out as the table declares them.
     fn source(&mut self, table: &TableDef) -> Result<Stream> {
         let at = table.location;
-        let source = registry::create_source(&connector_options(table), table.physical.clone())
+        let mut source = registry::create_source(&connector_options(table), table.physical.clone())
             .map_err(|e| connector_error(table, e))?;
+        if !table.computed.is_empty() {
+            source = Arc::new(ComputedColumnsSource::new(source, self.column_sources(table)?, table.schema.clone()));
+        }
         let idle = self.idle_timeout(table)?;
-        let strategy = match table
-            .time
-            .iter()
-            .find(|t| !matches!(t, TimeAttribute::ProcessingTime { .. }))
-        {
-            Some(TimeAttribute::EventTime { column, delay_ms }) => {
-                WatermarkStrategy::BoundedOutOfOrderness {
-                    column: column.clone(),
-                    max_out_of_orderness: Duration::from_millis(*delay_ms as u64),
-                    idle_timeout: idle,
-                }
-            }
-            Some(TimeAttribute::IngestionTime { column }) => WatermarkStrategy::IngestionTime {
+        let strategy = match table.time.iter().find(|t| !matches!(t, TimeAttribute::ProcessingTime { .. })) {
+            Some(TimeAttribute::EventTime { column, delay_ms }) => WatermarkStrategy::BoundedOutOfOrderness {
                 column: column.clone(),
+                max_out_of_orderness: Duration::from_millis(*delay_ms as u64),
                 idle_timeout: idle,
             },
+            Some(TimeAttribute::IngestionTime { column }) => {
+                WatermarkStrategy::IngestionTime { column: column.clone(), idle_timeout: idle }
+            }
             _ => WatermarkStrategy::None,
         };
         let parallelism = self.table_parallelism(table, "scan.parallelism")?;
-        let node = self.p.graph.add_source(
-            format!("Source: {}", table.name),
-            parallelism,
-            source,
-            strategy,
-        );
+        let node = self.p.graph.add_source(format!("Source: {}", table.name), parallelism, source, strategy);
         if let Some(group) = table.options.get("slot-sharing-group") {
             self.p.graph.set_slot_sharing_group(node, group);
         }
         let schema = Arc::new(
-            datafusion::common::DFSchema::try_from_qualified_schema(
-                table.name.as_str(),
-                &table.schema,
-            )
-            .map_err(|e| df_error(e, at))?,
+            datafusion::common::DFSchema::try_from_qualified_schema(table.name.as_str(), &table.schema)
+                .map_err(|e| df_error(e, at))?,
         );
-        if table.computed.is_empty() {
-            return Ok(Stream {
-                node,
-                parallelism,
-                schema,
-            });
-        }
-        // Physical columns by position; an ingestion-time column is appended by the source.
-        let physical_len = table.physical.fields().len();
-        let columns = table
+        Ok(Stream { node, parallelism, schema })
+    }
+
+    /// How each of the table's columns is made from the connector's batch.
+    fn column_sources(&self, table: &TableDef) -> Result<Vec<ColumnSource>> {
+        let at = table.location;
+        let physical = datafusion::common::DFSchema::try_from_qualified_schema(PHYSICAL_QUALIFIER, &table.physical)
+            .map_err(|e| df_error(e, at))?;
+        table
             .schema
             .fields()
             .iter()
-            .map(
-                |f| match table.computed.iter().find(|(n, _)| n == f.name()) {
-                    Some((_, ComputedColumn::ProcTime)) => Ok(ColumnSource::ProcTime),
-                    Some((_, ComputedColumn::IngestionTime)) => {
-                        Ok(ColumnSource::Input(physical_len))
-                    }
-                    Some((n, ComputedColumn::Expr(_))) => Err(SqlError::at(
-                        format!("computed column '{n}' is not supported yet"),
-                        at,
-                    )),
-                    None => table
-                        .physical
-                        .index_of(f.name())
-                        .map(ColumnSource::Input)
-                        .map_err(|e| SqlError::at(e.to_string(), at)),
-                },
-            )
-            .collect::<Result<Vec<_>>>()?;
-        let out_schema = table.schema.clone();
-        let factory = move |_: &eddy_worker::runtime::operator::SubtaskInfo| {
-            Ok(Box::new(TableColumnsOperator::new(
-                columns.clone(),
-                out_schema.clone(),
-            )) as Box<dyn Operator>)
-        };
-        let node = self.p.graph.add_operator(
-            "ComputedColumns",
-            parallelism,
-            &[(node, Partitioning::Forward)],
-            Arc::new(factory),
-        );
-        if let Some(group) = table.options.get("slot-sharing-group") {
-            self.p.graph.set_slot_sharing_group(node, group);
-        }
-        Ok(Stream {
-            node,
-            parallelism,
-            schema,
-        })
+            .map(|f| match table.computed.iter().find(|(n, _)| n == f.name()) {
+                Some((_, ComputedColumn::ProcTime)) => Ok(ColumnSource::ProcTime),
+                Some((_, ComputedColumn::IngestionTime)) => Ok(ColumnSource::Stamped),
+                Some((n, ComputedColumn::Expr(_))) => {
+                    let expr = table
+                        .computed_exprs
+                        .get(n)
+                        .ok_or_else(|| SqlError::at(format!("computed column '{n}' was not planned"), at))?;
+                    Ok(ColumnSource::Expr(physical_expr(expr, &physical, at)?))
+                }
+                None => table.physical.index_of(f.name()).map(ColumnSource::Input).map_err(|e| SqlError::at(e.to_string(), at)),
+            })
+            .collect()
     }
 
     fn idle_timeout(&self, table: &TableDef) -> Result<Option<Duration>> {
