@@ -16,10 +16,10 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::aggregate::{AggregateSet, AggregateSpec};
+use super::keyed_input::{KeyedAggregates, emit_in_batches, get_or_create};
 use super::keys::KeyEncoder;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
-use crate::state::table::StateTable;
 
 /// Most rows in one emitted batch.
 pub const MAX_OUTPUT_BATCH_ROWS: usize = 8192;
@@ -37,19 +37,13 @@ pub struct CountWindowSpec {
 type KeyState = (u64, Vec<u32>);
 
 #[derive(Debug)]
-struct State {
-    aggs: AggregateSet,
-    keys: StateTable<Vec<u8>, KeyState>,
-}
-
-#[derive(Debug)]
 pub struct CountWindowOperator {
     name: String,
     spec: CountWindowSpec,
     input: SchemaRef,
     keys: KeyEncoder,
     schema: SchemaRef,
-    state: Option<State>,
+    state: Option<KeyedAggregates<KeyState>>,
 }
 
 impl CountWindowOperator {
@@ -79,19 +73,11 @@ impl CountWindowOperator {
         self.schema.clone()
     }
 
-    fn init(&mut self, ctx: &OperatorContext) -> Result<()> {
-        if self.state.is_none() {
-            self.state = Some(State {
-                aggs: AggregateSet::new(
-                    &self.spec.aggregates,
-                    &self.input,
-                    false,
-                    ctx.memory.clone(),
-                )?,
-                keys: StateTable::new(ctx.subtask.key_group_range, ctx.memory.clone()),
-            });
-        }
-        Ok(())
+    fn state(&mut self, ctx: &OperatorContext) -> Result<&mut KeyedAggregates<KeyState>> {
+        let (spec, input) = (&self.spec, &self.input);
+        get_or_create(&mut self.state, || {
+            KeyedAggregates::new(&spec.aggregates, input, false, ctx)
+        })
     }
 }
 
@@ -126,7 +112,7 @@ impl Operator for CountWindowOperator {
     }
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        self.init(ctx)
+        self.state(ctx).map(|_| ())
     }
 
     fn process_batch(
@@ -136,12 +122,12 @@ impl Operator for CountWindowOperator {
         ctx: &OperatorContext,
         out: &mut Output,
     ) -> Result<()> {
-        self.init(ctx)?;
         let encoded = self.keys.encode(&batch, ctx.subtask.max_parallelism)?;
         let (size, slide) = (self.spec.size, self.spec.slide);
-        let Some(st) = self.state.as_mut() else {
-            return Ok(());
-        };
+        let (spec, input) = (&self.spec, &self.input);
+        let st = get_or_create(&mut self.state, || {
+            KeyedAggregates::new(&spec.aggregates, input, false, ctx)
+        })?;
         let (mut rows, mut slots) = (Vec::new(), Vec::new());
         let mut fired: Vec<(usize, u64, u32)> = Vec::new();
         let mut scratch = Vec::new();
@@ -149,11 +135,9 @@ impl Operator for CountWindowOperator {
             let kg = encoded.key_groups[row];
             scratch.clear();
             scratch.extend_from_slice(encoded.key(row));
-            if st.keys.get(kg, &scratch).is_none() {
-                st.keys.insert(kg, scratch.clone(), (0, Vec::new()))?;
-            }
+            st.ensure_key(kg, &scratch, |_| Ok((0, Vec::new())))?;
             let aggs = &mut st.aggs;
-            let done = st.keys.update(kg, &scratch, |ks| {
+            let done = st.table.update(kg, &scratch, |ks| {
                 add_element(ks, size, slide, aggs, |s| {
                     rows.push(row as u32);
                     slots.push(s);
@@ -164,19 +148,21 @@ impl Operator for CountWindowOperator {
             }
         }
         st.aggs.update_batch(&batch, &rows, &slots)?;
-        for chunk in fired.chunks(MAX_OUTPUT_BATCH_ROWS) {
-            let fired_slots: Vec<u32> = chunk.iter().map(|f| f.2).collect();
-            let mut columns: Vec<ArrayRef> =
-                self.keys.decode(chunk.iter().map(|f| encoded.key(f.0)))?;
-            columns.push(Arc::new(Int64Array::from_iter_values(
-                chunk.iter().map(|f| f.1 as i64),
-            )));
-            columns.extend(st.aggs.evaluate(&fired_slots)?);
-            for s in fired_slots {
-                st.aggs.free(s);
-            }
-            out.emit(RecordBatch::try_new(self.schema.clone(), columns)?);
+        if fired.is_empty() {
+            return Ok(());
         }
+        let fired_slots: Vec<u32> = fired.iter().map(|f| f.2).collect();
+        let mut columns: Vec<ArrayRef> =
+            self.keys.decode(fired.iter().map(|f| encoded.key(f.0)))?;
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            fired.iter().map(|f| f.1 as i64),
+        )));
+        columns.extend(st.aggs.evaluate(&fired_slots)?);
+        for s in fired_slots {
+            st.aggs.free(s);
+        }
+        let all = RecordBatch::try_new(self.schema.clone(), columns)?;
+        emit_in_batches(&all, MAX_OUTPUT_BATCH_ROWS, out);
         Ok(())
     }
 }

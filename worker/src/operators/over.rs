@@ -17,7 +17,6 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow::compute::{concat, interleave_record_batch};
@@ -25,13 +24,14 @@ use arrow::datatypes::{Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 
 use super::aggregate::{AggregateSet, AggregateSpec, PreparedInput};
+use super::keyed_input::{KeyedAggregates, count_late, emit_in_batches, get_or_create};
 use super::keys::KeyEncoder;
 use super::rowtime::event_times;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::message::{MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::memory::MemoryBudget;
-use crate::state::table::{StateSize, StateTable};
+use crate::state::table::StateSize;
 
 /// Most rows waiting for the watermark in one subtask.
 pub const MAX_PENDING_ROWS: usize = 4 << 20;
@@ -93,8 +93,7 @@ fn frame_row_size(r: &FrameRow) -> usize {
 
 #[derive(Debug)]
 struct State {
-    aggs: AggregateSet,
-    keys: StateTable<Vec<u8>, KeyState>,
+    keyed: KeyedAggregates<KeyState>,
     /// Input batches holding waiting rows, with how many of their rows still wait.
     batches: HashMap<u64, (RecordBatch, usize)>,
     /// Waiting rows by time, in arrival order: (batch, row).
@@ -103,6 +102,21 @@ struct State {
     waiting_rows: usize,
     batch_bytes: usize,
     memory: Arc<MemoryBudget>,
+}
+
+impl State {
+    fn new(spec: &OverSpec, input: &SchemaRef, ctx: &OperatorContext) -> Result<Self> {
+        let retract = spec.frame.bounded();
+        Ok(State {
+            keyed: KeyedAggregates::new(&spec.aggregates, input, retract, ctx)?,
+            batches: HashMap::new(),
+            waiting: BTreeMap::new(),
+            next_batch: 0,
+            waiting_rows: 0,
+            batch_bytes: 0,
+            memory: ctx.memory.clone(),
+        })
+    }
 }
 
 impl Drop for State {
@@ -151,26 +165,9 @@ impl OverAggregateOperator {
         self.schema.clone()
     }
 
-    fn init(&mut self, ctx: &OperatorContext) -> Result<()> {
-        if self.state.is_none() {
-            let retract = self.spec.frame.bounded();
-            self.state = Some(State {
-                aggs: AggregateSet::new(
-                    &self.spec.aggregates,
-                    &self.input,
-                    retract,
-                    ctx.memory.clone(),
-                )?,
-                keys: StateTable::new(ctx.subtask.key_group_range, ctx.memory.clone()),
-                batches: HashMap::new(),
-                waiting: BTreeMap::new(),
-                next_batch: 0,
-                waiting_rows: 0,
-                batch_bytes: 0,
-                memory: ctx.memory.clone(),
-            });
-        }
-        Ok(())
+    fn state(&mut self, ctx: &OperatorContext) -> Result<&mut State> {
+        let (spec, input) = (&self.spec, &self.input);
+        get_or_create(&mut self.state, || State::new(spec, input, ctx))
     }
 
     /// Processes every waiting row with time <= `time`.
@@ -224,12 +221,7 @@ impl OverAggregateOperator {
         let mut columns = batch.columns().to_vec();
         columns.extend(results);
         let all = RecordBatch::try_new(self.schema.clone(), columns)?;
-        let mut offset = 0;
-        while offset < all.num_rows() {
-            let len = MAX_OUTPUT_BATCH_ROWS.min(all.num_rows() - offset);
-            out.emit(all.slice(offset, len));
-            offset += len;
-        }
+        emit_in_batches(&all, MAX_OUTPUT_BATCH_ROWS, out);
         Ok(())
     }
 
@@ -241,7 +233,7 @@ impl OverAggregateOperator {
         let Some(st) = self.state.as_mut() else {
             return Ok(Vec::new());
         };
-        let input = st.aggs.prepare(batch)?;
+        let input = st.keyed.aggs.prepare(batch)?;
         let mut results: Vec<Option<Vec<ArrayRef>>> = vec![None; batch.num_rows()];
         let mut i = 0;
         while i < times.len() {
@@ -261,19 +253,18 @@ impl OverAggregateOperator {
             for (first, rows) in groups {
                 let (kg, key) = (encoded.key_groups[first], encoded.key(first));
                 let key = key.to_vec();
-                if st.keys.get(kg, &key).is_none() {
-                    let slot = st.aggs.alloc()?;
-                    let fresh = KeyState {
-                        slot,
+                st.keyed.ensure_key(kg, &key, |aggs| {
+                    Ok(KeyState {
+                        slot: aggs.alloc()?,
                         last_ts: 0,
                         frame: VecDeque::new(),
                         frame_bytes: 0,
-                    };
-                    st.keys.insert(kg, key.clone(), fresh)?;
-                }
-                let aggs = &mut st.aggs;
+                    })
+                })?;
+                let aggs = &mut st.keyed.aggs;
                 let res = &mut results;
-                st.keys
+                st.keyed
+                    .table
                     .update(kg, &key, |ks| {
                         process_rows(ks, frame, ts, &rows, aggs, &input, res)
                     })?
@@ -356,7 +347,7 @@ impl Operator for OverAggregateOperator {
     }
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        self.init(ctx)
+        self.state(ctx).map(|_| ())
     }
 
     fn process_batch(
@@ -366,7 +357,6 @@ impl Operator for OverAggregateOperator {
         ctx: &OperatorContext,
         _out: &mut Output,
     ) -> Result<()> {
-        self.init(ctx)?;
         let times = event_times(&batch, self.spec.time_column)?;
         let bounded = self.spec.frame.bounded();
         let encoded = if bounded {
@@ -375,9 +365,8 @@ impl Operator for OverAggregateOperator {
             None
         };
         let watermark = self.watermark;
-        let Some(st) = self.state.as_mut() else {
-            return Ok(());
-        };
+        let (spec, input) = (&self.spec, &self.input);
+        let st = get_or_create(&mut self.state, || State::new(spec, input, ctx))?;
         let id = st.next_batch;
         let mut kept = 0usize;
         let mut late = 0u64;
@@ -389,7 +378,8 @@ impl Operator for OverAggregateOperator {
                     scratch.clear();
                     scratch.extend_from_slice(keys.key(row));
                     let last = st
-                        .keys
+                        .keyed
+                        .table
                         .get(keys.key_groups[row], &scratch)
                         .map_or(0, |k| k.last_ts);
                     ts <= last
@@ -403,11 +393,7 @@ impl Operator for OverAggregateOperator {
             st.waiting.entry(ts).or_default().push((id, row));
             kept += 1;
         }
-        if late > 0 {
-            ctx.metrics
-                .late_records_dropped
-                .fetch_add(late, Ordering::Relaxed);
-        }
+        count_late(ctx, late);
         if kept > 0 {
             if st.waiting_rows + kept > MAX_PENDING_ROWS {
                 return Err(RuntimeError::Task {

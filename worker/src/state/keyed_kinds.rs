@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::runtime::error::Result;
 use crate::state::keyed::{KeyBytes, KeyedStateBackend, Namespace};
-use crate::state::table::{ENTRY_OVERHEAD, StateSize};
+use crate::state::table::{ENTRY_OVERHEAD, StateSize, StateTable};
 
 /// A collection value with its size kept up to date incrementally, so changing one
 /// element re-charges in O(1) instead of re-measuring the whole collection.
@@ -152,6 +152,50 @@ fn iter_group<'a, N: Namespace, V: StateSize + Send + 'static, F: Send + 'static
     Ok(t.table.iter_group(key_group).map(|((k, n), v)| (k, n, v)))
 }
 
+/// Removes the current key's value of state `id` in namespace `ns` (Flink's `clear`).
+fn remove_entry<N: Namespace, V: StateSize + Send + 'static, F: Send + 'static>(
+    b: &mut KeyedStateBackend,
+    id: usize,
+    ns: &N,
+) -> Result<Option<V>> {
+    let (t, g, k) = b.table_mut::<N, V, F>(id, ns)?;
+    Ok(t.table.remove(g, &k))
+}
+
+/// Folds `value` into the entry `k` with `update`, or inserts `create(value)` when
+/// there is none.
+fn upsert<K: Hash + Eq + StateSize, V: StateSize, T>(
+    table: &mut StateTable<K, V>,
+    g: u32,
+    k: K,
+    value: T,
+    update: impl FnOnce(&mut V, T),
+    create: impl FnOnce(T) -> V,
+) -> Result<()> {
+    if table.get(g, &k).is_some() {
+        table.update(g, &k, |v| update(v, value)).map(|_| ())
+    } else {
+        table.insert(g, k, create(value)).map(|_| ())
+    }
+}
+
+/// Flink's `mergeNamespaces` for states that add values: the value of every source
+/// other than `target` is removed and added to `target` with `add`.
+fn merge_by_adding<N: Namespace, V: StateSize + Send + 'static, F: Send + 'static>(
+    b: &mut KeyedStateBackend,
+    id: usize,
+    target: &N,
+    sources: &[N],
+    add: impl Fn(&mut KeyedStateBackend, &N, V) -> Result<()>,
+) -> Result<()> {
+    for source in sources.iter().filter(|s| *s != target) {
+        if let Some(v) = remove_entry::<N, V, F>(b, id, source)? {
+            add(b, target, v)?;
+        }
+    }
+    Ok(())
+}
+
 impl<N: Namespace, V: StateSize + Send + 'static> ValueState<N, V> {
     pub fn value<'a>(&self, b: &'a KeyedStateBackend, ns: &N) -> Result<Option<&'a V>> {
         let (t, g, k) = b.table::<N, V, ()>(self.id, ns)?;
@@ -164,9 +208,7 @@ impl<N: Namespace, V: StateSize + Send + 'static> ValueState<N, V> {
     }
 
     pub fn clear(&self, b: &mut KeyedStateBackend, ns: &N) -> Result<()> {
-        let (t, g, k) = b.table_mut::<N, V, ()>(self.id, ns)?;
-        t.table.remove(g, &k);
-        Ok(())
+        remove_entry::<N, V, ()>(b, self.id, ns).map(|_| ())
     }
 
     pub fn iter_key_group<'a>(
@@ -195,26 +237,15 @@ impl<N: Namespace, V: StateSize + Send + 'static> ListState<N, V> {
         }
         let (t, g, k) = b.table_mut::<N, ListValue<V>, ()>(self.id, ns)?;
         let added: usize = values.iter().map(StateSize::state_size).sum();
-        if t.table.get(g, &k).is_some() {
-            t.table
-                .update(g, &k, |l| {
-                    l.value.extend(values);
-                    l.bytes += added;
-                })
-                .map(|_| ())
-        } else {
-            let bytes = std::mem::size_of::<Vec<V>>() + added;
-            t.table
-                .insert(
-                    g,
-                    k,
-                    Tracked {
-                        value: values,
-                        bytes,
-                    },
-                )
-                .map(|_| ())
-        }
+        let add = |l: &mut ListValue<V>, values: Vec<V>| {
+            l.value.extend(values);
+            l.bytes += added;
+        };
+        let create = |values| Tracked {
+            value: values,
+            bytes: std::mem::size_of::<Vec<V>>() + added,
+        };
+        upsert(&mut t.table, g, k, values, add, create)
     }
 
     /// Replaces the list (an empty list clears it).
@@ -224,9 +255,7 @@ impl<N: Namespace, V: StateSize + Send + 'static> ListState<N, V> {
     }
 
     pub fn clear(&self, b: &mut KeyedStateBackend, ns: &N) -> Result<()> {
-        let (t, g, k) = b.table_mut::<N, ListValue<V>, ()>(self.id, ns)?;
-        t.table.remove(g, &k);
-        Ok(())
+        remove_entry::<N, ListValue<V>, ()>(b, self.id, ns).map(|_| ())
     }
 
     /// Flink's `mergeNamespaces`: appends the lists of `sources` to `target`'s and
@@ -237,13 +266,9 @@ impl<N: Namespace, V: StateSize + Send + 'static> ListState<N, V> {
         target: &N,
         sources: &[N],
     ) -> Result<()> {
-        for source in sources.iter().filter(|s| *s != target) {
-            let (t, g, k) = b.table_mut::<N, ListValue<V>, ()>(self.id, source)?;
-            if let Some(list) = t.table.remove(g, &k) {
-                self.add_all(b, target, list.value)?;
-            }
-        }
-        Ok(())
+        merge_by_adding::<N, ListValue<V>, ()>(b, self.id, target, sources, |b, ns, list| {
+            self.add_all(b, ns, list.value)
+        })
     }
 
     pub fn iter_key_group<'a>(
@@ -278,19 +303,16 @@ where
     pub fn put(&self, b: &mut KeyedStateBackend, ns: &N, key: UK, value: UV) -> Result<()> {
         let (t, g, k) = b.table_mut::<N, MapValue<UK, UV>, ()>(self.id, ns)?;
         let added = map_entry_size(&key, &value);
-        if t.table.get(g, &k).is_some() {
-            t.table
-                .update(g, &k, |m| {
-                    let removed = m.value.get(&key).map_or(0, |old| map_entry_size(&key, old));
-                    m.value.insert(key, value);
-                    m.bytes = m.bytes + added - removed;
-                })
-                .map(|_| ())
-        } else {
-            let bytes = std::mem::size_of::<HashMap<UK, UV>>() + added;
-            let value = HashMap::from([(key, value)]);
-            t.table.insert(g, k, Tracked { value, bytes }).map(|_| ())
-        }
+        let put = |m: &mut MapValue<UK, UV>, (key, value): (UK, UV)| {
+            let removed = m.value.get(&key).map_or(0, |old| map_entry_size(&key, old));
+            m.value.insert(key, value);
+            m.bytes = m.bytes + added - removed;
+        };
+        let create = |entry| Tracked {
+            value: HashMap::from([entry]),
+            bytes: std::mem::size_of::<HashMap<UK, UV>>() + added,
+        };
+        upsert(&mut t.table, g, k, (key, value), put, create)
     }
 
     pub fn remove(&self, b: &mut KeyedStateBackend, ns: &N, key: &UK) -> Result<Option<UV>> {
@@ -326,9 +348,7 @@ where
     }
 
     pub fn clear(&self, b: &mut KeyedStateBackend, ns: &N) -> Result<()> {
-        let (t, g, k) = b.table_mut::<N, MapValue<UK, UV>, ()>(self.id, ns)?;
-        t.table.remove(g, &k);
-        Ok(())
+        remove_entry::<N, MapValue<UK, UV>, ()>(b, self.id, ns).map(|_| ())
     }
 
     pub fn iter_key_group<'a>(
@@ -352,20 +372,13 @@ impl<N: Namespace, V: StateSize + Send + 'static> ReducingState<N, V> {
     /// Reduces `value` into the stored value (or stores it, the first time).
     pub fn add(&self, b: &mut KeyedStateBackend, ns: &N, value: V) -> Result<()> {
         let (t, g, k) = b.table_mut::<N, V, ReduceFunction<V>>(self.id, ns)?;
-        if t.table.get(g, &k).is_some() {
-            let reduce = t.function.clone();
-            t.table
-                .update(g, &k, |acc| *acc = reduce(acc, value))
-                .map(|_| ())
-        } else {
-            t.table.insert(g, k, value).map(|_| ())
-        }
+        let reduce = t.function.clone();
+        let fold = |acc: &mut V, value| *acc = reduce(acc, value);
+        upsert(&mut t.table, g, k, value, fold, |value| value)
     }
 
     pub fn clear(&self, b: &mut KeyedStateBackend, ns: &N) -> Result<()> {
-        let (t, g, k) = b.table_mut::<N, V, ReduceFunction<V>>(self.id, ns)?;
-        t.table.remove(g, &k);
-        Ok(())
+        remove_entry::<N, V, ReduceFunction<V>>(b, self.id, ns).map(|_| ())
     }
 
     /// Flink's `mergeNamespaces`: reduces the values of `sources` into `target`.
@@ -375,13 +388,9 @@ impl<N: Namespace, V: StateSize + Send + 'static> ReducingState<N, V> {
         target: &N,
         sources: &[N],
     ) -> Result<()> {
-        for source in sources.iter().filter(|s| *s != target) {
-            let (t, g, k) = b.table_mut::<N, V, ReduceFunction<V>>(self.id, source)?;
-            if let Some(v) = t.table.remove(g, &k) {
-                self.add(b, target, v)?;
-            }
-        }
-        Ok(())
+        merge_by_adding::<N, V, ReduceFunction<V>>(b, self.id, target, sources, |b, ns, v| {
+            self.add(b, ns, v)
+        })
     }
 
     pub fn iter_key_group<'a>(
@@ -409,19 +418,23 @@ where
     pub fn add(&self, b: &mut KeyedStateBackend, ns: &N, value: IN) -> Result<()> {
         let (t, g, k) = b.table_mut::<N, ACC, AggFn<IN, ACC, OUT>>(self.id, ns)?;
         let f = t.function.clone();
-        if t.table.get(g, &k).is_some() {
-            t.table.update(g, &k, |acc| f.add(value, acc)).map(|_| ())
-        } else {
+        let create = |value| {
             let mut acc = f.create_accumulator();
             f.add(value, &mut acc);
-            t.table.insert(g, k, acc).map(|_| ())
-        }
+            acc
+        };
+        upsert(
+            &mut t.table,
+            g,
+            k,
+            value,
+            |acc, value| f.add(value, acc),
+            create,
+        )
     }
 
     pub fn clear(&self, b: &mut KeyedStateBackend, ns: &N) -> Result<()> {
-        let (t, g, k) = b.table_mut::<N, ACC, AggFn<IN, ACC, OUT>>(self.id, ns)?;
-        t.table.remove(g, &k);
-        Ok(())
+        remove_entry::<N, ACC, AggFn<IN, ACC, OUT>>(b, self.id, ns).map(|_| ())
     }
 
     /// Flink's `mergeNamespaces`: merges the accumulators of `sources` into `target`.
@@ -431,12 +444,11 @@ where
         target: &N,
         sources: &[N],
     ) -> Result<()> {
-        let (t, g, _) = b.table_mut::<N, ACC, AggFn<IN, ACC, OUT>>(self.id, target)?;
+        let (t, _, _) = b.table_mut::<N, ACC, AggFn<IN, ACC, OUT>>(self.id, target)?;
         let f = t.function.clone();
         let mut merged: Option<ACC> = None;
         for source in sources.iter().chain(std::iter::once(target)) {
-            let (t, _, k) = b.table_mut::<N, ACC, AggFn<IN, ACC, OUT>>(self.id, source)?;
-            if let Some(acc) = t.table.remove(g, &k) {
+            if let Some(acc) = remove_entry::<N, ACC, AggFn<IN, ACC, OUT>>(b, self.id, source)? {
                 merged = Some(match merged {
                     Some(m) => f.merge(m, acc),
                     None => acc,

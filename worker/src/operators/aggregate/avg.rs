@@ -8,15 +8,12 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int64Type};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
 
 use super::GroupAccumulator;
-use super::count_sum::{DECIMAL38_MAX, decimal38_add};
-use crate::runtime::error::{Result, RuntimeError};
-
-fn input<'a>(values: Option<&'a ArrayRef>) -> Result<&'a ArrayRef> {
-    values.ok_or_else(|| RuntimeError::Graph("aggregate input column missing".into()))
-}
+use super::count_sum::DECIMAL38_MAX;
+use super::slots::{DecimalSums, SumCounts, input, update_and_retract_by_add};
+use crate::runtime::error::Result;
 
 /// The running sum type of an average.
 pub trait AvgSum: Copy + Default + Send + std::fmt::Debug + 'static {
@@ -71,11 +68,17 @@ impl AvgSum for f64 {
 #[derive(Debug)]
 pub struct AvgAcc<S: AvgSum> {
     result_type: DataType,
-    sums: Vec<S>,
-    counts: Vec<i64>,
+    slots: SumCounts<S>,
 }
 
 impl<S: AvgSum> AvgAcc<S> {
+    fn new(result_type: DataType) -> Self {
+        AvgAcc {
+            result_type,
+            slots: SumCounts::new(),
+        }
+    }
+
     fn add(
         &mut self,
         values: Option<&ArrayRef>,
@@ -85,20 +88,8 @@ impl<S: AvgSum> AvgAcc<S> {
     ) -> Result<()> {
         let a = input(values)?;
         let raw = S::values(a);
-        let nulls = a.null_count() > 0;
-        for (&r, &s) in rows.iter().zip(slots) {
-            let (r, s) = (r as usize, s as usize);
-            if nulls && a.is_null(r) {
-                continue;
-            }
-            if retract {
-                self.sums[s] = self.sums[s].sub(raw[r]);
-                self.counts[s] -= 1;
-            } else {
-                self.sums[s] = self.sums[s].add(raw[r]);
-                self.counts[s] += 1;
-            }
-        }
+        self.slots
+            .accumulate(raw, a.nulls(), rows, slots, retract, S::add, S::sub);
         Ok(())
     }
 }
@@ -108,36 +99,25 @@ impl<S: AvgSum> GroupAccumulator for AvgAcc<S> {
         self.result_type.clone()
     }
     fn ensure_slots(&mut self, n: usize) {
-        if self.sums.len() < n {
-            self.sums.resize(n, S::default());
-            self.counts.resize(n, 0);
-        }
+        self.slots.ensure_slots(n);
     }
     fn prepare(&self, values: &ArrayRef) -> Result<ArrayRef> {
         Ok(cast(values, &S::SUM_TYPE)?)
     }
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
-        self.add(values, rows, slots, false)
-    }
-    fn retract(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
-        self.add(values, rows, slots, true)
-    }
+    update_and_retract_by_add!();
     fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
-        let (d, s) = (dst as usize, src as usize);
-        self.sums[d] = self.sums[d].add(self.sums[s]);
-        self.counts[d] += self.counts[s];
+        self.slots.merge(dst, src, S::add);
         Ok(())
     }
     fn reset(&mut self, slot: u32) {
-        self.sums[slot as usize] = S::default();
-        self.counts[slot as usize] = 0;
+        self.slots.reset(slot);
     }
     fn evaluate(&self, slots: &[u32]) -> Result<ArrayRef> {
-        let averages = S::averages(&self.sums, &self.counts, slots);
+        let averages = S::averages(&self.slots.sums, &self.slots.counts, slots);
         Ok(cast(&averages, &self.result_type)?)
     }
     fn size_bytes(&self) -> usize {
-        self.sums.capacity() * std::mem::size_of::<S>() + self.counts.capacity() * 8
+        self.slots.size_bytes()
     }
 }
 
@@ -146,10 +126,8 @@ impl<S: AvgSum> GroupAccumulator for AvgAcc<S> {
 pub struct DecimalAvgAcc {
     scale: i8,
     result_scale: i8,
-    sums: Vec<i128>,
-    /// The sum overflowed 38 digits: Flink's sum is NULL from then on.
-    overflowed: Vec<bool>,
-    counts: Vec<i64>,
+    /// Once a sum overflows 38 digits Flink's sum is NULL from then on.
+    slots: DecimalSums,
 }
 
 impl DecimalAvgAcc {
@@ -160,20 +138,8 @@ impl DecimalAvgAcc {
         slots: &[u32],
         retract: bool,
     ) -> Result<()> {
-        let a = input(values)?.as_primitive::<Decimal128Type>();
-        for (&r, &s) in rows.iter().zip(slots) {
-            let (r, s) = (r as usize, s as usize);
-            if a.is_null(r) {
-                continue;
-            }
-            let v = if retract { -a.value(r) } else { a.value(r) };
-            match decimal38_add(self.sums[s], v) {
-                Some(sum) => self.sums[s] = sum,
-                None => self.overflowed[s] = true,
-            }
-            self.counts[s] += if retract { -1 } else { 1 };
-        }
-        Ok(())
+        self.slots
+            .accumulate(values, rows, slots, retract, DecimalSums::add_sticky)
     }
 }
 
@@ -198,48 +164,41 @@ impl GroupAccumulator for DecimalAvgAcc {
         DataType::Decimal128(38, self.result_scale)
     }
     fn ensure_slots(&mut self, n: usize) {
-        if self.sums.len() < n {
-            self.sums.resize(n, 0);
-            self.overflowed.resize(n, false);
-            self.counts.resize(n, 0);
-        }
+        self.slots.ensure_slots(n);
     }
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
-        self.add(values, rows, slots, false)
-    }
-    fn retract(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
-        self.add(values, rows, slots, true)
-    }
+    update_and_retract_by_add!();
     fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
         let (d, s) = (dst as usize, src as usize);
-        match decimal38_add(self.sums[d], self.sums[s]) {
-            Some(sum) => self.sums[d] = sum,
-            None => self.overflowed[d] = true,
-        }
-        self.overflowed[d] |= self.overflowed[s];
-        self.counts[d] += self.counts[s];
+        let slots = &mut self.slots;
+        slots.add_sticky(d, slots.sums[s]);
+        slots.overflowed[d] |= slots.overflowed[s];
+        slots.counts[d] += slots.counts[s];
         Ok(())
     }
     fn reset(&mut self, slot: u32) {
-        let s = slot as usize;
-        (self.sums[s], self.overflowed[s], self.counts[s]) = (0, false, 0);
+        self.slots.reset(slot);
     }
     fn evaluate(&self, slots: &[u32]) -> Result<ArrayRef> {
         let extra = (self.result_scale - self.scale) as u32;
+        let DecimalSums {
+            sums,
+            overflowed,
+            counts,
+        } = &self.slots;
         let a: Decimal128Array = slots
             .iter()
             .map(|&s| {
                 let s = s as usize;
-                if self.counts[s] == 0 || self.overflowed[s] {
+                if counts[s] == 0 || overflowed[s] {
                     return None;
                 }
-                decimal_avg(self.sums[s], self.counts[s], extra)
+                decimal_avg(sums[s], counts[s], extra)
             })
             .collect();
         Ok(Arc::new(a.with_precision_and_scale(38, self.result_scale)?))
     }
     fn size_bytes(&self) -> usize {
-        self.sums.capacity() * 16 + self.overflowed.capacity() + self.counts.capacity() * 8
+        self.slots.size_bytes()
     }
 }
 
@@ -253,22 +212,12 @@ pub fn create_avg(input: &DataType) -> Option<Box<dyn GroupAccumulator>> {
         | DataType::Int64
         | DataType::UInt8
         | DataType::UInt16
-        | DataType::UInt32 => Box::new(AvgAcc::<i64> {
-            result_type,
-            sums: Vec::new(),
-            counts: Vec::new(),
-        }),
-        DataType::Float32 | DataType::Float64 => Box::new(AvgAcc::<f64> {
-            result_type,
-            sums: Vec::new(),
-            counts: Vec::new(),
-        }),
+        | DataType::UInt32 => Box::new(AvgAcc::<i64>::new(result_type)),
+        DataType::Float32 | DataType::Float64 => Box::new(AvgAcc::<f64>::new(result_type)),
         DataType::Decimal128(_, scale) if *scale >= 0 => Box::new(DecimalAvgAcc {
             scale: *scale,
             result_scale: (*scale).max(6),
-            sums: Vec::new(),
-            overflowed: Vec::new(),
-            counts: Vec::new(),
+            slots: DecimalSums::default(),
         }),
         _ => return None,
     })

@@ -10,11 +10,8 @@ use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Int64Array, Primit
 use arrow::datatypes::*;
 
 use super::GroupAccumulator;
-use crate::runtime::error::{Result, RuntimeError};
-
-fn input<'a>(values: Option<&'a ArrayRef>) -> Result<&'a ArrayRef> {
-    values.ok_or_else(|| RuntimeError::Graph("aggregate input column missing".into()))
-}
+use super::slots::{DecimalSums, SumCounts, input, update_and_retract_by_add};
+use crate::runtime::error::Result;
 
 #[derive(Debug)]
 pub struct CountAcc {
@@ -86,16 +83,14 @@ impl GroupAccumulator for CountAcc {
 #[derive(Debug)]
 pub struct SumAcc<T: ArrowPrimitiveType> {
     data_type: DataType,
-    sums: Vec<T::Native>,
-    counts: Vec<i64>,
+    slots: SumCounts<T::Native>,
 }
 
 impl<T: ArrowPrimitiveType> SumAcc<T> {
     fn new(data_type: DataType) -> Self {
         SumAcc {
             data_type,
-            sums: Vec::new(),
-            counts: Vec::new(),
+            slots: SumCounts::new(),
         }
     }
 
@@ -107,20 +102,15 @@ impl<T: ArrowPrimitiveType> SumAcc<T> {
         retract: bool,
     ) -> Result<()> {
         let v = input(values)?.as_primitive::<T>();
-        let raw = v.values();
-        let (d, nulls) = (if retract { -1 } else { 1 }, v.null_count() > 0);
-        for (&r, &s) in rows.iter().zip(slots) {
-            let (r, s) = (r as usize, s as usize);
-            if nulls && v.is_null(r) {
-                continue;
-            }
-            self.sums[s] = if retract {
-                self.sums[s].sub_wrapping(raw[r])
-            } else {
-                self.sums[s].add_wrapping(raw[r])
-            };
-            self.counts[s] += d;
-        }
+        self.slots.accumulate(
+            v.values(),
+            v.nulls(),
+            rows,
+            slots,
+            retract,
+            T::Native::add_wrapping,
+            T::Native::sub_wrapping,
+        );
         Ok(())
     }
 }
@@ -130,36 +120,26 @@ impl<T: ArrowPrimitiveType + std::fmt::Debug> GroupAccumulator for SumAcc<T> {
         self.data_type.clone()
     }
     fn ensure_slots(&mut self, n: usize) {
-        if self.sums.len() < n {
-            self.sums.resize(n, T::Native::ZERO);
-            self.counts.resize(n, 0);
-        }
+        self.slots.ensure_slots(n);
     }
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
-        self.add(values, rows, slots, false)
-    }
-    fn retract(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
-        self.add(values, rows, slots, true)
-    }
+    update_and_retract_by_add!();
     fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
-        let (d, s) = (dst as usize, src as usize);
-        self.sums[d] = self.sums[d].add_wrapping(self.sums[s]);
-        self.counts[d] += self.counts[s];
+        self.slots.merge(dst, src, T::Native::add_wrapping);
         Ok(())
     }
     fn reset(&mut self, slot: u32) {
-        self.sums[slot as usize] = T::Native::ZERO;
-        self.counts[slot as usize] = 0;
+        self.slots.reset(slot);
     }
     fn evaluate(&self, slots: &[u32]) -> Result<ArrayRef> {
+        let SumCounts { sums, counts } = &self.slots;
         let a: PrimitiveArray<T> = slots
             .iter()
-            .map(|&s| (self.counts[s as usize] > 0).then(|| self.sums[s as usize]))
+            .map(|&s| (counts[s as usize] > 0).then(|| sums[s as usize]))
             .collect();
         Ok(Arc::new(a.with_data_type(self.data_type.clone())))
     }
     fn size_bytes(&self) -> usize {
-        self.sums.capacity() * std::mem::size_of::<T::Native>() + self.counts.capacity() * 8
+        self.slots.size_bytes()
     }
 }
 
@@ -175,25 +155,11 @@ pub fn decimal38_add(a: i128, b: i128) -> Option<i128> {
 #[derive(Debug)]
 pub struct DecimalSumAcc {
     scale: i8,
-    sums: Vec<i128>,
-    /// Set when the sum overflowed 38 digits (Flink's NULL sum, restarted by the next value).
-    overflowed: Vec<bool>,
-    counts: Vec<i64>,
+    /// An overflowed sum is Flink's NULL sum, restarted by the next value.
+    slots: DecimalSums,
 }
 
 impl DecimalSumAcc {
-    fn add_one(&mut self, s: usize, v: i128) {
-        if self.overflowed[s] {
-            self.sums[s] = v;
-            self.overflowed[s] = false;
-        } else {
-            match decimal38_add(self.sums[s], v) {
-                Some(sum) => self.sums[s] = sum,
-                None => self.overflowed[s] = true,
-            }
-        }
-    }
-
     fn add(
         &mut self,
         values: Option<&ArrayRef>,
@@ -201,21 +167,8 @@ impl DecimalSumAcc {
         slots: &[u32],
         retract: bool,
     ) -> Result<()> {
-        let v = input(values)?.as_primitive::<Decimal128Type>();
-        for (&r, &s) in rows.iter().zip(slots) {
-            let (r, s) = (r as usize, s as usize);
-            if v.is_null(r) {
-                continue;
-            }
-            if retract {
-                self.add_one(s, -v.value(r));
-                self.counts[s] -= 1;
-            } else {
-                self.add_one(s, v.value(r));
-                self.counts[s] += 1;
-            }
-        }
-        Ok(())
+        self.slots
+            .accumulate(values, rows, slots, retract, DecimalSums::add_restarting)
     }
 }
 
@@ -224,42 +177,38 @@ impl GroupAccumulator for DecimalSumAcc {
         DataType::Decimal128(38, self.scale)
     }
     fn ensure_slots(&mut self, n: usize) {
-        if self.sums.len() < n {
-            self.sums.resize(n, 0);
-            self.overflowed.resize(n, false);
-            self.counts.resize(n, 0);
-        }
+        self.slots.ensure_slots(n);
     }
-    fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
-        self.add(values, rows, slots, false)
-    }
-    fn retract(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
-        self.add(values, rows, slots, true)
-    }
+    update_and_retract_by_add!();
     fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
         let (d, s) = (dst as usize, src as usize);
-        self.counts[d] += self.counts[s];
-        if !self.overflowed[s] && self.counts[s] > 0 {
-            self.add_one(d, self.sums[s]);
+        let slots = &mut self.slots;
+        slots.counts[d] += slots.counts[s];
+        if !slots.overflowed[s] && slots.counts[s] > 0 {
+            slots.add_restarting(d, slots.sums[s]);
         }
         Ok(())
     }
     fn reset(&mut self, slot: u32) {
-        let s = slot as usize;
-        (self.sums[s], self.overflowed[s], self.counts[s]) = (0, false, 0);
+        self.slots.reset(slot);
     }
     fn evaluate(&self, slots: &[u32]) -> Result<ArrayRef> {
+        let DecimalSums {
+            sums,
+            overflowed,
+            counts,
+        } = &self.slots;
         let a: Decimal128Array = slots
             .iter()
             .map(|&s| {
                 let s = s as usize;
-                (self.counts[s] > 0 && !self.overflowed[s]).then(|| self.sums[s])
+                (counts[s] > 0 && !overflowed[s]).then(|| sums[s])
             })
             .collect();
         Ok(Arc::new(a.with_precision_and_scale(38, self.scale)?))
     }
     fn size_bytes(&self) -> usize {
-        self.sums.capacity() * 16 + self.overflowed.capacity() + self.counts.capacity() * 8
+        self.slots.size_bytes()
     }
 }
 
@@ -279,9 +228,7 @@ pub fn create_sum(input: &DataType) -> Option<Box<dyn GroupAccumulator>> {
         DataType::Float64 => Box::new(SumAcc::<Float64Type>::new(t)),
         DataType::Decimal128(_, scale) => Box::new(DecimalSumAcc {
             scale: *scale,
-            sums: Vec::new(),
-            overflowed: Vec::new(),
-            counts: Vec::new(),
+            slots: DecimalSums::default(),
         }),
         _ => return None,
     })

@@ -11,12 +11,9 @@ use arrow::array::{Array, ArrayRef, ArrowNativeTypeOp, AsArray, PrimitiveArray, 
 use arrow::compute::cast;
 use arrow::datatypes::*;
 
+use super::slots::{input, valid_pairs};
 use super::{GroupAccumulator, retract_unsupported};
 use crate::runtime::error::{Result, RuntimeError};
-
-fn input<'a>(values: Option<&'a ArrayRef>) -> Result<&'a ArrayRef> {
-    values.ok_or_else(|| RuntimeError::Graph("aggregate input column missing".into()))
-}
 
 /// A native value ordered totally (floats by `total_cmp`), so it can key a BTreeMap.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +38,29 @@ impl<N: ArrowNativeTypeOp> Ord for TotalOrd<N> {
 
 /// Per-entry bytes of a BTreeMap node (an estimate for memory accounting).
 const BTREE_ENTRY_OVERHEAD: usize = 16;
+
+/// Makes room for slots `0..n` in every slot's value and (retractable) multiset.
+fn ensure_slots<V: Clone, K>(
+    (values, multisets): (&mut Vec<Option<V>>, &mut Option<Vec<BTreeMap<K, u64>>>),
+    n: usize,
+) {
+    if values.len() < n {
+        values.resize(n, None);
+        if let Some(m) = multisets {
+            m.resize_with(n, BTreeMap::new);
+        }
+    }
+}
+
+/// Retractable MIN/MAX keep multisets, which do not merge (no merging windows use them).
+fn check_mergeable<K>(multisets: &Option<Vec<BTreeMap<K, u64>>>) -> Result<()> {
+    match multisets {
+        Some(_) => Err(RuntimeError::Graph(
+            "retractable MIN/MAX cannot merge".into(),
+        )),
+        None => Ok(()),
+    }
+}
 
 #[derive(Debug)]
 pub struct PrimMinMax<T: ArrowPrimitiveType> {
@@ -90,21 +110,11 @@ impl<T: ArrowPrimitiveType + std::fmt::Debug> GroupAccumulator for PrimMinMax<T>
         self.data_type.clone()
     }
     fn ensure_slots(&mut self, n: usize) {
-        if self.values.len() < n {
-            self.values.resize(n, None);
-            if let Some(m) = &mut self.multisets {
-                m.resize_with(n, BTreeMap::new);
-            }
-        }
+        ensure_slots((&mut self.values, &mut self.multisets), n);
     }
     fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
         let a = input(values)?.as_primitive::<T>();
-        let nulls = a.null_count() > 0;
-        for (&r, &s) in rows.iter().zip(slots) {
-            let (r, s) = (r as usize, s as usize);
-            if nulls && a.is_null(r) {
-                continue;
-            }
+        for (r, s) in valid_pairs(a.nulls(), rows, slots) {
             let v = a.value(r);
             self.offer(s, v);
             if let Some(m) = &mut self.multisets {
@@ -122,11 +132,7 @@ impl<T: ArrowPrimitiveType + std::fmt::Debug> GroupAccumulator for PrimMinMax<T>
         let Some(mut sets) = self.multisets.take() else {
             return Err(retract_unsupported("MIN/MAX"));
         };
-        for (&r, &s) in rows.iter().zip(slots) {
-            let (r, s) = (r as usize, s as usize);
-            if a.is_null(r) {
-                continue;
-            }
+        for (r, s) in valid_pairs(a.nulls(), rows, slots) {
             let key = TotalOrd(a.value(r));
             if let Some(c) = sets[s].get_mut(&key) {
                 *c -= 1;
@@ -141,11 +147,7 @@ impl<T: ArrowPrimitiveType + std::fmt::Debug> GroupAccumulator for PrimMinMax<T>
         Ok(())
     }
     fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
-        if self.multisets.is_some() {
-            return Err(RuntimeError::Graph(
-                "retractable MIN/MAX cannot merge".into(),
-            ));
-        }
+        check_mergeable(&self.multisets)?;
         if let Some(v) = self.values[src as usize] {
             self.offer(dst as usize, v);
         }
@@ -213,23 +215,14 @@ impl GroupAccumulator for StrMinMax {
         DataType::Utf8
     }
     fn ensure_slots(&mut self, n: usize) {
-        if self.values.len() < n {
-            self.values.resize(n, None);
-            if let Some(m) = &mut self.multisets {
-                m.resize_with(n, BTreeMap::new);
-            }
-        }
+        ensure_slots((&mut self.values, &mut self.multisets), n);
     }
     fn prepare(&self, values: &ArrayRef) -> Result<ArrayRef> {
         Ok(cast(values, &DataType::Utf8)?)
     }
     fn update(&mut self, values: Option<&ArrayRef>, rows: &[u32], slots: &[u32]) -> Result<()> {
         let a = input(values)?.as_string::<i32>();
-        for (&r, &s) in rows.iter().zip(slots) {
-            let (r, s) = (r as usize, s as usize);
-            if a.is_null(r) {
-                continue;
-            }
+        for (r, s) in valid_pairs(a.nulls(), rows, slots) {
             let v = a.value(r);
             self.offer(s, v);
             if let Some(m) = &mut self.multisets {
@@ -247,11 +240,7 @@ impl GroupAccumulator for StrMinMax {
         let Some(mut sets) = self.multisets.take() else {
             return Err(retract_unsupported("MIN/MAX"));
         };
-        for (&r, &s) in rows.iter().zip(slots) {
-            let (r, s) = (r as usize, s as usize);
-            if a.is_null(r) {
-                continue;
-            }
+        for (r, s) in valid_pairs(a.nulls(), rows, slots) {
             let v = a.value(r);
             if let Some(c) = sets[s].get_mut(v) {
                 *c -= 1;
@@ -271,11 +260,7 @@ impl GroupAccumulator for StrMinMax {
         Ok(())
     }
     fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
-        if self.multisets.is_some() {
-            return Err(RuntimeError::Graph(
-                "retractable MIN/MAX cannot merge".into(),
-            ));
-        }
+        check_mergeable(&self.multisets)?;
         if let Some(v) = self.values[src as usize].take() {
             self.heap -= v.len();
             self.offer(dst as usize, &v);

@@ -14,6 +14,7 @@
 mod avg;
 mod count_sum;
 mod min_max;
+mod slots;
 
 use std::sync::Arc;
 

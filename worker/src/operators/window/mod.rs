@@ -2,10 +2,11 @@
 //! CUMULATE ([`operator`]) and SESSION with merging ([`session`]), in event time (a
 //! time column and watermarks) or processing time (`ctx.clock`). Output columns: the
 //! key columns, `window_start`, `window_end` (TIMESTAMP(3)), then the aggregates.
-//! This module holds what both operators share: the spec, the output schema and the
-//! emission of fired windows in batches of at most [`MAX_OUTPUT_BATCH_ROWS`].
+//! Both are a [`base::WindowOperator`]. This module holds the spec, the output schema and
+//! the emission of fired windows in batches of at most [`MAX_OUTPUT_BATCH_ROWS`].
 
 pub mod assigner;
+pub mod base;
 pub mod operator;
 pub mod session;
 
