@@ -59,8 +59,16 @@ impl TableDef {
     pub fn physical_schema(ddl: &CreateTable) -> Result<SchemaRef> {
         let mut fields = Vec::new();
         for c in &ddl.columns {
-            if let ColumnKind::Physical { data_type, not_null } = &c.kind {
-                fields.push(Field::new(&c.name, arrow_type(data_type).map_err(|e| e.or_at(c.location))?, !not_null));
+            if let ColumnKind::Physical {
+                data_type,
+                not_null,
+            } = &c.kind
+            {
+                fields.push(Field::new(
+                    &c.name,
+                    arrow_type(data_type).map_err(|e| e.or_at(c.location))?,
+                    !not_null,
+                ));
             }
         }
         Ok(Arc::new(Schema::new(fields)))
@@ -68,7 +76,10 @@ impl TableDef {
 
     /// `computed_types`: the type of each expression computed column (the planner
     /// works them out with DataFusion); see [`TableDef::computed_exprs`].
-    pub fn from_ddl(ddl: &CreateTable, computed_types: &HashMap<String, DataType>) -> Result<TableDef> {
+    pub fn from_ddl(
+        ddl: &CreateTable,
+        computed_types: &HashMap<String, DataType>,
+    ) -> Result<TableDef> {
         let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
         let mut physical = Vec::new();
         let mut all = Vec::new();
@@ -105,7 +116,10 @@ impl TableDef {
                         }
                         _ => {
                             let t = computed_types.get(&c.name).cloned().ok_or_else(|| {
-                                SqlError::at(format!("computed column '{}' has no type", c.name), c.location)
+                                SqlError::at(
+                                    format!("computed column '{}' has no type", c.name),
+                                    c.location,
+                                )
                             })?;
                             all.push(Field::new(&c.name, t, true));
                             computed.push((c.name.clone(), ComputedColumn::Expr(expr.clone())));
@@ -213,7 +227,10 @@ mod tests {
     use crate::script::split;
 
     fn table(sql: &str) -> Result<TableDef> {
-        TableDef::from_ddl(&parse_create_table(&split(sql).unwrap()[0]).unwrap(), &HashMap::new())
+        TableDef::from_ddl(
+            &parse_create_table(&split(sql).unwrap()[0]).unwrap(),
+            &HashMap::new(),
+        )
     }
 
     #[test]

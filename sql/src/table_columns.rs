@@ -36,7 +36,11 @@ pub struct ComputedColumnsSource {
 
 impl ComputedColumnsSource {
     pub fn new(inner: Arc<dyn Source>, columns: Vec<ColumnSource>, schema: SchemaRef) -> Self {
-        ComputedColumnsSource { inner, columns, schema }
+        ComputedColumnsSource {
+            inner,
+            columns,
+            schema,
+        }
     }
 }
 
@@ -72,13 +76,21 @@ impl ComputedColumnsReader {
             .iter()
             .map(|c| match c {
                 ColumnSource::Input(i) => batch.columns().get(*i).cloned().ok_or_else(|| {
-                    RuntimeError::Graph(format!("table column {i} missing from a batch of {}", batch.num_columns()))
+                    RuntimeError::Graph(format!(
+                        "table column {i} missing from a batch of {}",
+                        batch.num_columns()
+                    ))
                 }),
                 ColumnSource::ProcTime => {
-                    Ok(Arc::new(TimestampMillisecondArray::from(vec![SystemClock.now_ms(); rows])) as ArrayRef)
+                    Ok(Arc::new(TimestampMillisecondArray::from(vec![
+                        SystemClock.now_ms();
+                        rows
+                    ])) as ArrayRef)
                 }
                 ColumnSource::Expr(e) => Ok(e.evaluate(batch)?.into_array(rows)?),
-                ColumnSource::Stamped => Ok(Arc::new(TimestampMillisecondArray::from(vec![0; rows])) as ArrayRef),
+                ColumnSource::Stamped => {
+                    Ok(Arc::new(TimestampMillisecondArray::from(vec![0; rows])) as ArrayRef)
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)

@@ -54,12 +54,28 @@ pub(crate) async fn plan_computed_columns(
             let plan = p
                 .plan_query(statement, column.location)
                 .await
-                .map_err(|e| SqlError::at(format!("computed column '{}': {}", column.name, e.message), column.location))?;
+                .map_err(|e| {
+                    SqlError::at(
+                        format!("computed column '{}': {}", column.name, e.message),
+                        column.location,
+                    )
+                })?;
             let LogicalPlan::Projection(projection) = &plan else {
-                return Err(SqlError::at(format!("computed column '{}' is not a scalar expression", column.name), column.location));
+                return Err(SqlError::at(
+                    format!(
+                        "computed column '{}' is not a scalar expression",
+                        column.name
+                    ),
+                    column.location,
+                ));
             };
-            let (Some(logical), Some(field)) = (projection.expr.first(), projection.schema.fields().first()) else {
-                return Err(SqlError::at(format!("computed column '{}' is empty", column.name), column.location));
+            let (Some(logical), Some(field)) =
+                (projection.expr.first(), projection.schema.fields().first())
+            else {
+                return Err(SqlError::at(
+                    format!("computed column '{}' is empty", column.name),
+                    column.location,
+                ));
             };
             types.insert(column.name.clone(), field.data_type().clone());
             exprs.insert(column.name.clone(), logical.clone().unalias());

@@ -101,6 +101,9 @@ pub(crate) struct ScriptPlanner {
     pub(crate) windows: HashMap<String, WindowTvf>,
     pub(crate) settings: BTreeMap<String, String>,
     pub(crate) graph: StreamGraph,
+    /// Each table's source node, shared by every statement reading the table (Flink's
+    /// `table.optimizer.reuse-source-enabled`).
+    pub(crate) sources: HashMap<String, translate::Stream>,
 }
 
 impl ScriptPlanner {
@@ -119,6 +122,7 @@ impl ScriptPlanner {
             windows: HashMap::new(),
             settings: BTreeMap::new(),
             graph,
+            sources: HashMap::new(),
         }
     }
 
@@ -129,13 +133,19 @@ impl ScriptPlanner {
             if ddl.if_not_exists {
                 return Ok(());
             }
-            return Err(SqlError::at(format!("table '{}' already exists", ddl.name), st.start));
+            return Err(SqlError::at(
+                format!("table '{}' already exists", ddl.name),
+                st.start,
+            ));
         }
         let (types, exprs) = computed::plan_computed_columns(self, &ddl).await?;
         let mut table = TableDef::from_ddl(&ddl, &types)?;
         table.computed_exprs = exprs;
         self.ctx
-            .register_table(ddl.name.as_str(), Arc::new(EmptyTable::new(table.schema.clone())))
+            .register_table(
+                ddl.name.as_str(),
+                Arc::new(EmptyTable::new(table.schema.clone())),
+            )
             .map_err(|e| exprs::df_error(e, st.start))?;
         self.tables.insert(key, Arc::new(table));
         Ok(())
@@ -252,7 +262,11 @@ impl ScriptPlanner {
 
     /// DataFusion's logical plan after its analyzer (type coercion), not its optimizer:
     /// the streaming translation wants the plan's shape as written.
-    pub(crate) async fn plan_query(&self, statement: Statement, at: Location) -> Result<LogicalPlan> {
+    pub(crate) async fn plan_query(
+        &self,
+        statement: Statement,
+        at: Location,
+    ) -> Result<LogicalPlan> {
         let state = self.ctx.state();
         let plan = state
             .statement_to_plan(DFStatement::Statement(Box::new(statement)))

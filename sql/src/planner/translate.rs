@@ -18,8 +18,8 @@ use eddy_worker::runtime::operator::Operator;
 use eddy_worker::time::watermark::WatermarkStrategy;
 
 use super::ScriptPlanner;
-use super::exprs::{df_error, physical};
 use super::exprs::physical as physical_expr;
+use super::exprs::{df_error, physical};
 use super::window;
 use crate::catalog::{ComputedColumn, PHYSICAL_QUALIFIER, TableDef, TimeAttribute};
 use crate::error::{Result, SqlError};
@@ -209,57 +209,98 @@ impl<'a> Translator<'a> {
 
     /// A source node for `table`, its batches laid out as the table declares them.
     fn source(&mut self, table: &TableDef) -> Result<Stream> {
+        let key = table.name.to_ascii_lowercase();
+        if let Some(stream) = self.p.sources.get(&key) {
+            return Ok(stream.clone());
+        }
+        let stream = self.new_source(table)?;
+        self.p.sources.insert(key, stream.clone());
+        Ok(stream)
+    }
+
+    fn new_source(&mut self, table: &TableDef) -> Result<Stream> {
         let at = table.location;
         let mut source = registry::create_source(&connector_options(table), table.physical.clone())
             .map_err(|e| connector_error(table, e))?;
         if !table.computed.is_empty() {
-            source = Arc::new(ComputedColumnsSource::new(source, self.column_sources(table)?, table.schema.clone()));
+            source = Arc::new(ComputedColumnsSource::new(
+                source,
+                self.column_sources(table)?,
+                table.schema.clone(),
+            ));
         }
         let idle = self.idle_timeout(table)?;
-        let strategy = match table.time.iter().find(|t| !matches!(t, TimeAttribute::ProcessingTime { .. })) {
-            Some(TimeAttribute::EventTime { column, delay_ms }) => WatermarkStrategy::BoundedOutOfOrderness {
+        let strategy = match table
+            .time
+            .iter()
+            .find(|t| !matches!(t, TimeAttribute::ProcessingTime { .. }))
+        {
+            Some(TimeAttribute::EventTime { column, delay_ms }) => {
+                WatermarkStrategy::BoundedOutOfOrderness {
+                    column: column.clone(),
+                    max_out_of_orderness: Duration::from_millis(*delay_ms as u64),
+                    idle_timeout: idle,
+                }
+            }
+            Some(TimeAttribute::IngestionTime { column }) => WatermarkStrategy::IngestionTime {
                 column: column.clone(),
-                max_out_of_orderness: Duration::from_millis(*delay_ms as u64),
                 idle_timeout: idle,
             },
-            Some(TimeAttribute::IngestionTime { column }) => {
-                WatermarkStrategy::IngestionTime { column: column.clone(), idle_timeout: idle }
-            }
             _ => WatermarkStrategy::None,
         };
         let parallelism = self.table_parallelism(table, "scan.parallelism")?;
-        let node = self.p.graph.add_source(format!("Source: {}", table.name), parallelism, source, strategy);
+        let node = self.p.graph.add_source(
+            format!("Source: {}", table.name),
+            parallelism,
+            source,
+            strategy,
+        );
         if let Some(group) = table.options.get("slot-sharing-group") {
             self.p.graph.set_slot_sharing_group(node, group);
         }
         let schema = Arc::new(
-            datafusion::common::DFSchema::try_from_qualified_schema(table.name.as_str(), &table.schema)
-                .map_err(|e| df_error(e, at))?,
+            datafusion::common::DFSchema::try_from_qualified_schema(
+                table.name.as_str(),
+                &table.schema,
+            )
+            .map_err(|e| df_error(e, at))?,
         );
-        Ok(Stream { node, parallelism, schema })
+        Ok(Stream {
+            node,
+            parallelism,
+            schema,
+        })
     }
 
     /// How each of the table's columns is made from the connector's batch.
     fn column_sources(&self, table: &TableDef) -> Result<Vec<ColumnSource>> {
         let at = table.location;
-        let physical = datafusion::common::DFSchema::try_from_qualified_schema(PHYSICAL_QUALIFIER, &table.physical)
-            .map_err(|e| df_error(e, at))?;
+        let physical = datafusion::common::DFSchema::try_from_qualified_schema(
+            PHYSICAL_QUALIFIER,
+            &table.physical,
+        )
+        .map_err(|e| df_error(e, at))?;
         table
             .schema
             .fields()
             .iter()
-            .map(|f| match table.computed.iter().find(|(n, _)| n == f.name()) {
-                Some((_, ComputedColumn::ProcTime)) => Ok(ColumnSource::ProcTime),
-                Some((_, ComputedColumn::IngestionTime)) => Ok(ColumnSource::Stamped),
-                Some((n, ComputedColumn::Expr(_))) => {
-                    let expr = table
-                        .computed_exprs
-                        .get(n)
-                        .ok_or_else(|| SqlError::at(format!("computed column '{n}' was not planned"), at))?;
-                    Ok(ColumnSource::Expr(physical_expr(expr, &physical, at)?))
-                }
-                None => table.physical.index_of(f.name()).map(ColumnSource::Input).map_err(|e| SqlError::at(e.to_string(), at)),
-            })
+            .map(
+                |f| match table.computed.iter().find(|(n, _)| n == f.name()) {
+                    Some((_, ComputedColumn::ProcTime)) => Ok(ColumnSource::ProcTime),
+                    Some((_, ComputedColumn::IngestionTime)) => Ok(ColumnSource::Stamped),
+                    Some((n, ComputedColumn::Expr(_))) => {
+                        let expr = table.computed_exprs.get(n).ok_or_else(|| {
+                            SqlError::at(format!("computed column '{n}' was not planned"), at)
+                        })?;
+                        Ok(ColumnSource::Expr(physical_expr(expr, &physical, at)?))
+                    }
+                    None => table
+                        .physical
+                        .index_of(f.name())
+                        .map(ColumnSource::Input)
+                        .map_err(|e| SqlError::at(e.to_string(), at)),
+                },
+            )
             .collect()
     }
 
