@@ -4,6 +4,7 @@
 //! sinks of a single job.
 
 mod exprs;
+mod join;
 mod translate;
 mod window;
 
