@@ -429,3 +429,150 @@ fn interval_ms(e: &Expr) -> Option<i64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use datafusion::logical_expr::{Expr, lit};
+    use eddy_worker::graph::StreamGraph;
+
+    use super::*;
+    use crate::planner::{PlanOptions, plan_script};
+
+    /// Planning awaits nothing that can be pending (in-memory tables only).
+    fn block_on<F: Future>(f: F) -> F::Output {
+        let mut f = pin!(f);
+        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(v) => v,
+            Poll::Pending => panic!("planning should not wait"),
+        }
+    }
+
+    const DDL: &str = "
+        CREATE TABLE bid (auction BIGINT, price BIGINT, channel STRING, date_time TIMESTAMP(3),
+          WATERMARK FOR date_time AS date_time - INTERVAL '1' SECOND)
+          WITH ('connector' = 'datagen');
+        CREATE TABLE sink (a BIGINT, b BIGINT, c TIMESTAMP(3)) WITH ('connector' = 'blackhole');
+        CREATE VIEW apple AS SELECT * FROM bid WHERE channel = 'Apple';
+        CREATE VIEW google AS SELECT * FROM bid WHERE channel = 'Google';";
+
+    fn plan(query: &str) -> crate::error::Result<StreamGraph> {
+        let options = PlanOptions {
+            parallelism: 2,
+            ..PlanOptions::default()
+        };
+        block_on(plan_script(&format!("{DDL}\n{query}"), &options)).map(|j| j.graph)
+    }
+
+    fn join_inputs(g: &StreamGraph, name: &str) -> Vec<Partitioning> {
+        let node = g.nodes.iter().find(|n| n.name == name).expect(name);
+        let mut edges: Vec<_> = g.edges.iter().filter(|e| e.target == node.id).collect();
+        edges.sort_by_key(|e| e.target_input);
+        edges.iter().map(|e| e.partitioning.clone()).collect()
+    }
+
+    #[test]
+    fn plans_an_interval_join_hash_partitioned_by_its_keys() {
+        let g = plan(
+            "INSERT INTO sink SELECT a.auction, g.price, g.date_time FROM apple a JOIN google g
+               ON a.auction = g.auction AND a.price > g.price
+              AND a.date_time BETWEEN g.date_time - INTERVAL '10' SECOND AND g.date_time",
+        )
+        .unwrap();
+        let hash = Partitioning::Hash {
+            key_columns: vec![0],
+        };
+        assert_eq!(join_inputs(&g, "IntervalJoin"), vec![hash.clone(), hash]);
+        let join = g
+            .nodes
+            .iter()
+            .find(|n| n.name == "IntervalJoin")
+            .unwrap()
+            .id;
+        assert!(
+            g.edges
+                .iter()
+                .any(|e| e.source == join && g.nodes[e.target].name == "Filter"),
+            "the residual a.price > g.price filters the joined rows"
+        );
+        let err = plan("INSERT INTO sink SELECT a.auction, g.price, g.date_time FROM apple a JOIN google g ON a.auction = g.auction")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("interval joins"), "{err}");
+    }
+
+    #[test]
+    fn plans_a_window_join_over_two_window_tvfs() {
+        let window = |t: &str, size: &str| {
+            format!(
+                "(SELECT * FROM TABLE(TUMBLE(TABLE {t}, DESCRIPTOR(date_time), INTERVAL '{size}' SECOND)))"
+            )
+        };
+        let q = |size2: &str| {
+            format!(
+                "INSERT INTO sink SELECT L.auction, R.price, L.window_start FROM {} L LEFT JOIN {} R
+                   ON L.window_start = R.window_start AND L.window_end = R.window_end AND L.auction = R.auction",
+                window("apple", "1"),
+                window("google", size2)
+            )
+        };
+        let g = plan(&q("1")).unwrap();
+        assert_eq!(join_inputs(&g, "WindowJoin").len(), 2);
+        assert_eq!(
+            g.nodes
+                .iter()
+                .filter(|n| n.name == "WindowTableFunction")
+                .count(),
+            2
+        );
+        let err = plan(&q("2")).err().unwrap();
+        assert!(err.to_string().contains("same window"), "{err}");
+    }
+
+    #[test]
+    fn normalizes_time_bounds_to_left_minus_right() {
+        let ts =
+            arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None);
+        let schema = |q: &str| {
+            DFSchema::try_from_qualified_schema(
+                q,
+                &arrow::datatypes::Schema::new(vec![
+                    arrow::datatypes::Field::new("k", arrow::datatypes::DataType::Int64, true),
+                    arrow::datatypes::Field::new("ts", ts.clone(), false),
+                ]),
+            )
+            .unwrap()
+        };
+        let (ls, rs) = (schema("a"), schema("b"));
+        let col = |q: &str, n: &str| Expr::Column(Column::new(Some(q), n));
+        let ms = |v: i32| lit(ScalarValue::new_interval_dt(0, v));
+        // b.ts > a.ts - 10 ms  ⇔  a.ts - b.ts < 10  ⇔  a.ts - b.ts <= 9
+        let e1 = col("b", "ts").gt(col("a", "ts") - ms(10));
+        // a.ts >= b.ts - 1 day
+        let e2 = col("a", "ts").gt_eq(col("b", "ts") - lit(ScalarValue::new_interval_dt(1, 0)));
+        let e3 = col("a", "k").eq(col("b", "k"));
+        let mut c = Condition::default();
+        for e in [&e1, &e2, &e3] {
+            classify(e, &ls, &rs, &mut c).unwrap();
+        }
+        assert_eq!(
+            (c.lower, c.upper, c.time),
+            (Some(-MS_PER_DAY), Some(9), Some((1, 1)))
+        );
+        assert_eq!(c.keys, vec![(0, 0)]);
+        assert!(c.residual.is_empty());
+        let mut c = Condition::default();
+        let between = col("a", "ts").between(col("b", "ts") - ms(5), col("b", "ts") + ms(7));
+        classify(&between, &ls, &rs, &mut c).unwrap();
+        assert_eq!((c.lower, c.upper), (Some(-5), Some(7)));
+        // A bound on a key is not a time bound: it stays a residual condition.
+        let mut c = Condition::default();
+        let e4 = col("a", "k").gt(col("b", "k"));
+        classify(&e4, &ls, &rs, &mut c).unwrap();
+        assert_eq!(c.residual.len(), 1);
+        assert!(c.time.is_none());
+    }
+}
