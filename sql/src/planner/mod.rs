@@ -5,6 +5,7 @@
 
 mod computed;
 mod exprs;
+mod join;
 mod translate;
 mod window;
 

@@ -20,7 +20,7 @@ use eddy_worker::time::watermark::WatermarkStrategy;
 use super::ScriptPlanner;
 use super::exprs::physical as physical_expr;
 use super::exprs::{df_error, physical};
-use super::window;
+use super::{join, window};
 use crate::catalog::{ComputedColumn, PHYSICAL_QUALIFIER, TableDef, TimeAttribute};
 use crate::error::{Result, SqlError};
 use crate::table_columns::{ColumnSource, ComputedColumnsSource};
@@ -107,6 +107,7 @@ impl<'a> Translator<'a> {
             }
             LogicalPlan::TableScan(scan) => self.scan(scan),
             LogicalPlan::Aggregate(a) => window::plan_window_aggregate(self, a),
+            LogicalPlan::Join(j) => join::plan_join(self, j),
             other => Err(SqlError::at(
                 format!("not supported in streaming SQL yet: {}", other.display()),
                 self.at,
@@ -159,10 +160,7 @@ impl<'a> Translator<'a> {
     fn scan(&mut self, scan: &TableScan) -> Result<Stream> {
         let name = scan.table_name.table().to_string();
         if self.p.windows.contains_key(&name) {
-            return Err(SqlError::at(
-                "a window table-valued function must be aggregated: GROUP BY window_start, window_end, …",
-                self.p.windows[&name].location,
-            ));
+            return join::plan_window_table(self, scan);
         }
         if scan.projection.is_some() || !scan.filters.is_empty() {
             return Err(SqlError::at(
