@@ -4,6 +4,7 @@
 //! sinks of a single job.
 
 mod exprs;
+mod group_aggregate;
 mod translate;
 mod window;
 

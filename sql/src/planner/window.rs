@@ -254,6 +254,7 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
             ))
             .map_err(|e| super::exprs::df_error(e, at))?,
         ),
+        updating: None,
     };
     t.project(window_stream, exprs, a.schema.clone())
 }
