@@ -68,7 +68,6 @@ pub(crate) fn plan_group_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Res
     }
     let nk = exprs.len();
     let mut aggregates = Vec::new();
-    let mut described = Vec::new();
     for (i, e) in a.aggr_expr.iter().enumerate() {
         let (kind, arg) = aggregate_call(e).map_err(|m| SqlError::at(m, at))?;
         let column = match arg {
@@ -79,7 +78,6 @@ pub(crate) fn plan_group_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Res
             }
         };
         aggregates.push(AggregateSpec::new(kind, column, &format!("agg{i}")));
-        described.push(e.schema_name().to_string());
     }
     let input_df = input.schema.clone();
     let fields = exprs
@@ -120,13 +118,13 @@ pub(crate) fn plan_group_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Res
         &[(pre.node, Partitioning::Hash { key_columns: keys })],
         Arc::new(factory),
     );
-    let group_by: Vec<String> = a
-        .group_expr
+    let select: Vec<&str> = a
+        .schema
+        .fields()
         .iter()
-        .map(|g| g.schema_name().to_string())
+        .map(|f| f.name().as_str())
         .collect();
-    let mut select = group_by.clone();
-    select.extend(described);
+    let group_by = &select[..nk.min(select.len())];
     let producer = format!(
         "GroupAggregate(groupBy=[{}], select=[{}])",
         group_by.join(", "),
