@@ -110,6 +110,25 @@ fn insert_only_sink_refuses_updates_like_flink() {
     assert!(stderr.contains("job.sql:3:1"), "{stderr}");
 }
 
+#[test]
+fn window_over_an_updating_view_is_refused() {
+    let input = tempfile::tempdir().unwrap();
+    small_input(input.path());
+    let sql = format!(
+        "CREATE TABLE t2 (k STRING, ts TIMESTAMP(3)) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');\n\
+         CREATE VIEW v AS SELECT k, MAX(ts) AS ts FROM t2 GROUP BY k;\n\
+         CREATE TABLE print_sink (k STRING, c BIGINT) WITH ('connector' = 'print');\n\
+         INSERT INTO print_sink SELECT k, COUNT(*) FROM TABLE(TUMBLE(TABLE v, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY window_start, window_end, k;",
+        input.path().display()
+    );
+    let (code, _, stderr) = run(&sql, 1);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("doesn't support consuming update changes"),
+        "{stderr}"
+    );
+}
+
 /// Applies a printed changelog (`[N> ]+I[…]`): the final rows, sorted, one per line.
 fn materialize(stdout: &str) -> String {
     let mut rows: BTreeMap<&str, i64> = BTreeMap::new();

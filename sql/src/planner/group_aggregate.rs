@@ -12,6 +12,7 @@ use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Aggregate, Expr, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{CastExpr, Column};
+use datafusion::sql::sqlparser::tokenizer::Location;
 use eddy_worker::graph::Partitioning;
 use eddy_worker::operators::aggregate::{AggregateKind, AggregateSpec};
 use eddy_worker::operators::group_aggregate::{GroupAggregateOperator, GroupAggregateSpec};
@@ -50,6 +51,19 @@ pub(crate) fn check_sink(table: &TableDef, input: &Stream, t: &Translator<'_>) -
         update_not_supported_message(&table.name, producer),
         t.at,
     ))
+}
+
+/// Refuses an updating `input` for an operator that only consumes inserts (`what`).
+pub(crate) fn require_append_only(input: &Stream, what: &str, at: Location) -> Result<()> {
+    match &input.updating {
+        None => Ok(()),
+        Some(producer) => Err(SqlError::at(
+            format!(
+                "{what} doesn't support consuming update changes which is produced by node {producer}"
+            ),
+            at,
+        )),
+    }
 }
 
 pub(crate) fn plan_group_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Result<Stream> {
@@ -157,10 +171,7 @@ pub(crate) fn plan_group_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Res
     t.project(stream, casts, a.schema.clone())
 }
 
-fn df_schema(
-    schema: &Schema,
-    at: datafusion::sql::sqlparser::tokenizer::Location,
-) -> Result<Arc<DFSchema>> {
+fn df_schema(schema: &Schema, at: Location) -> Result<Arc<DFSchema>> {
     Ok(Arc::new(
         DFSchema::try_from(schema.clone()).map_err(|e| df_error(e, at))?,
     ))
