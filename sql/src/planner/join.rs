@@ -88,6 +88,7 @@ pub(crate) fn plan_window_table(t: &mut Translator<'_>, scan: &TableScan) -> Res
         node,
         parallelism: input.parallelism,
         schema: scan.projected_schema.clone(),
+        updating: None,
     })
 }
 
@@ -139,6 +140,8 @@ pub(crate) fn plan_join(t: &mut Translator<'_>, j: &Join) -> Result<Stream> {
     let (left_window, right_window) = (window_of(t, &j.left), window_of(t, &j.right));
     let left = t.plan(&j.left)?;
     let right = t.plan(&j.right)?;
+    super::group_aggregate::require_append_only(&left, "Join", t.at)?;
+    super::group_aggregate::require_append_only(&right, "Join", t.at)?;
     let (left_arrow, right_arrow) = (
         Arc::new(left.schema.as_arrow().clone()),
         Arc::new(right.schema.as_arrow().clone()),
@@ -259,6 +262,7 @@ pub(crate) fn plan_join(t: &mut Translator<'_>, j: &Join) -> Result<Stream> {
         node,
         parallelism,
         schema: j.schema.clone(),
+        updating: None,
     };
     for e in c.residual {
         let predicate = physical(e, &j.schema, at)?;

@@ -5,6 +5,7 @@
 
 mod computed;
 mod exprs;
+mod group_aggregate;
 mod join;
 mod translate;
 mod window;

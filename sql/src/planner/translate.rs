@@ -14,13 +14,14 @@ use eddy_worker::connectors::options::{Options, parse_duration};
 use eddy_worker::connectors::registry;
 use eddy_worker::graph::{NodeId, Partitioning};
 use eddy_worker::operators::basic::{FilterOperator, ProjectionOperator};
+use eddy_worker::runtime::changelog;
 use eddy_worker::runtime::operator::Operator;
 use eddy_worker::time::watermark::WatermarkStrategy;
 
 use super::ScriptPlanner;
 use super::exprs::physical as physical_expr;
 use super::exprs::{df_error, physical};
-use super::{join, window};
+use super::{group_aggregate, join, window};
 use crate::catalog::{ComputedColumn, PHYSICAL_QUALIFIER, TableDef, TimeAttribute};
 use crate::error::{Result, SqlError};
 use crate::table_columns::{ColumnSource, ComputedColumnsSource};
@@ -39,6 +40,9 @@ pub(crate) struct Stream {
     pub node: NodeId,
     pub parallelism: u32,
     pub schema: DFSchemaRef,
+    /// [changelog] `Some(node producing the updates)` when the stream is updating: its
+    /// batches end with a row-kind column that `schema` leaves out.
+    pub updating: Option<Arc<str>>,
 }
 
 pub(crate) struct Translator<'a> {
@@ -61,6 +65,7 @@ impl<'a> Translator<'a> {
         let name = dml.table_name.table().to_string();
         let table = self.table(&name)?;
         let input = self.plan(&dml.input)?;
+        group_aggregate::check_sink(&table, &input, self)?; // [changelog]
         let sink = registry::create_sink(&connector_options(&table), table.physical.clone())
             .map_err(|e| connector_error(&table, e))?;
         let parallelism = self.table_parallelism(&table, "sink.parallelism")?;
@@ -106,6 +111,9 @@ impl<'a> Translator<'a> {
                 })
             }
             LogicalPlan::TableScan(scan) => self.scan(scan),
+            LogicalPlan::Aggregate(a) if !group_aggregate::is_window_aggregate(self, a) => {
+                group_aggregate::plan_group_aggregate(self, a)
+            }
             LogicalPlan::Aggregate(a) => window::plan_window_aggregate(self, a),
             LogicalPlan::Join(j) => join::plan_join(self, j),
             other => Err(SqlError::at(
@@ -121,7 +129,16 @@ impl<'a> Translator<'a> {
         exprs: Vec<(Arc<dyn PhysicalExpr>, String)>,
         schema: DFSchemaRef,
     ) -> Result<Stream> {
-        let input_schema = Arc::new(input.schema.as_arrow().clone());
+        let mut input_schema = Arc::new(input.schema.as_arrow().clone());
+        // [changelog] Over an updating stream, pass the trailing row-kind column through.
+        let exprs = match input.updating {
+            Some(_) => {
+                let width = input_schema.fields().len();
+                input_schema = Arc::new(changelog::updating_schema(&input_schema));
+                changelog::with_row_kind(exprs, width)
+            }
+            None => exprs,
+        };
         // Check once that the projection is valid, then build one per subtask.
         ProjectionOperator::new(exprs.clone(), &input_schema)
             .map_err(|e| SqlError::at(e.to_string(), self.at))?;
@@ -141,6 +158,7 @@ impl<'a> Translator<'a> {
             node,
             parallelism: input.parallelism,
             schema,
+            updating: input.updating,
         })
     }
 
@@ -267,6 +285,7 @@ impl<'a> Translator<'a> {
             node,
             parallelism,
             schema,
+            updating: None,
         })
     }
 

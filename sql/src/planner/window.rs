@@ -85,6 +85,7 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
     }
     let scan_schema = scan.projected_schema.clone();
     let mut input = t.relation(&w.input)?;
+    super::group_aggregate::require_append_only(&input, "a window aggregate", at)?; // [changelog]
     let input_width = input.schema.fields().len();
     let input_arrow = Arc::new(input.schema.as_arrow().clone());
     for f in filters.into_iter().rev() {
@@ -254,6 +255,7 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
             ))
             .map_err(|e| super::exprs::df_error(e, at))?,
         ),
+        updating: None,
     };
     t.project(window_stream, exprs, a.schema.clone())
 }

@@ -1,8 +1,10 @@
 //! The `print` sink (Flink's `PrintTableSinkFactory`): each row on standard out (or
 //! error with `'standard-error'`) as Flink's `Row.toString` — `+I[1, foo,
 //! 2026-01-01T00:00]` — prefixed by `'print-identifier'` and, when the sink runs with
-//! parallelism > 1, the 1-based subtask index (`id:2> ` / `2> `). And the `blackhole`
-//! sink, which drops everything.
+//! parallelism > 1, the 1-based subtask index (`id:2> ` / `2> `). Rows of an updating
+//! stream (a trailing `__row_kind` column, see `runtime::changelog`) show their kind
+//! (`-U[…]`, `+U[…]`, `-D[…]`) and not the column. And the `blackhole` sink, which
+//! drops everything.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -15,6 +17,7 @@ use super::format::value::{
 };
 use super::options::Options;
 use super::{Sink, SinkWriter};
+use crate::runtime::changelog::{row_kind_at, row_kinds};
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::operator::SubtaskInfo;
 
@@ -94,12 +97,16 @@ fn java_to_string(f: Field<'_>, out: &mut String) {
     }
 }
 
-/// The rows of `batch` as the print sink writes them (insert-only: `+I`).
+/// The rows of `batch` as the print sink writes them: `+I[…]` for an insert-only
+/// batch, each row's own kind for a batch with a row-kind column.
 pub fn format_rows(prefix: &str, batch: &RecordBatch, out: &mut String) -> Result<()> {
+    let kinds = row_kinds(batch);
+    let width = batch.num_columns() - usize::from(kinds.is_some());
     for row in 0..batch.num_rows() {
         out.push_str(prefix);
-        out.push_str("+I[");
-        for (i, column) in batch.columns().iter().enumerate() {
+        out.push_str(row_kind_at(kinds, row)?.short_string());
+        out.push('[');
+        for (i, column) in batch.columns()[..width].iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
@@ -249,6 +256,32 @@ mod tests {
         w.write(&batch()).unwrap();
         let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
         assert!(text.lines().all(|l| l.starts_with("out:2> +I[")), "{text}");
+    }
+
+    #[test]
+    fn prints_row_kinds_of_an_updating_stream() {
+        use crate::runtime::changelog::{RowKind, row_kind_array, updating_schema};
+        let logical = Schema::new(vec![
+            ArrowField::new("k", DataType::Utf8, false),
+            ArrowField::new("n", DataType::Int64, false),
+        ]);
+        let batch = RecordBatch::try_new(
+            Arc::new(updating_schema(&logical)),
+            vec![
+                Arc::new(StringArray::from(vec!["a", "a", "a", "b"])),
+                Arc::new(Int64Array::from(vec![1, 1, 2, 7])),
+                row_kind_array([
+                    RowKind::Insert,
+                    RowKind::UpdateBefore,
+                    RowKind::UpdateAfter,
+                    RowKind::Delete,
+                ]),
+            ],
+        )
+        .unwrap();
+        let mut text = String::new();
+        format_rows("p> ", &batch, &mut text).unwrap();
+        assert_eq!(text, "p> +I[a, 1]\np> -U[a, 1]\np> +U[a, 2]\np> -D[b, 7]\n");
     }
 
     #[test]

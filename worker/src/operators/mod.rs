@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod basic;
 pub mod count_window;
+pub mod group_aggregate;
 pub mod join;
 pub mod keyed_input;
 pub mod keys;

@@ -2,6 +2,7 @@
 //! chain of operators inside a slot, and their metrics.
 
 pub mod chain;
+pub mod changelog;
 pub mod channel;
 pub mod error;
 pub mod executor;
