@@ -106,6 +106,7 @@ impl<'a> Translator<'a> {
             }
             LogicalPlan::TableScan(scan) => self.scan(scan),
             LogicalPlan::Aggregate(a) => window::plan_window_aggregate(self, a),
+            LogicalPlan::Window(w) => super::over::plan_over(self, w),
             other => Err(SqlError::at(
                 format!("not supported in streaming SQL yet: {}", other.display()),
                 self.at,
