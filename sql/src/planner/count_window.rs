@@ -32,7 +32,7 @@ pub(crate) fn plan_count_window(
     a: &Aggregate,
     w: &WindowTvf,
     scan_schema: &DFSchema,
-    filters: Vec<&Expr>,
+    filters: Vec<(&Expr, datafusion::common::DFSchemaRef)>,
 ) -> Result<Stream> {
     let at = t.at;
     let (size, slide) = match w.kind {
@@ -42,7 +42,7 @@ pub(crate) fn plan_count_window(
             return Err(SqlError::at("not a count window", w.location));
         }
     };
-    let input = window_input(t, w, scan_schema, filters)?;
+    let input = window_input(t, w, filters)?;
     let input_width = input.schema.fields().len();
     let input_arrow = Arc::new(input.schema.as_arrow().clone());
     let key = input_arrow.index_of(&w.descriptor).map_err(|_| {

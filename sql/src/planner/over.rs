@@ -260,3 +260,170 @@ fn interval_ms(v: &ScalarValue) -> Option<i64> {
     };
     (ms >= 0).then_some(ms)
 }
+
+/// Plans a script without an async runtime (planning never waits on I/O).
+#[cfg(test)]
+pub(crate) fn plan_now(sql: &str, parallelism: u32) -> Result<crate::PlannedJob> {
+    let options = crate::PlanOptions {
+        parallelism,
+        ..Default::default()
+    };
+    let mut future = std::pin::pin!(crate::plan_script(sql, &options));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(r) = future.as_mut().poll(&mut cx) {
+            return r;
+        }
+        std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLES: &str = "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, date_time TIMESTAMP(3), pt AS PROCTIME(),
+  WATERMARK FOR date_time AS date_time - INTERVAL '1' SECOND) WITH ('connector' = 'datagen', 'number-of-rows' = '10');
+CREATE TABLE out (auction BIGINT, price BIGINT, c BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
+";
+
+    /// Plans an OVER query with `sql_frame` and checks its operator's placement.
+    fn plan_with_frame(sql_frame: &str) -> Result<()> {
+        let job = plan_now(
+            &format!(
+                "{TABLES}INSERT INTO out SELECT auction, price, COUNT(*) OVER w, SUM(price) OVER w FROM bid WINDOW w AS (PARTITION BY bidder ORDER BY date_time {sql_frame})"
+            ),
+            2,
+        )?;
+        let node = job
+            .graph
+            .nodes
+            .iter()
+            .find(|n| n.name == "OverAggregate")
+            .expect("an OverAggregate node");
+        assert_eq!(node.parallelism, 2);
+        let edge = job
+            .graph
+            .edges
+            .iter()
+            .find(|e| e.target == node.id)
+            .unwrap();
+        // Hash-partitioned by `bidder`, column 1 of the source.
+        assert_eq!(
+            edge.partitioning,
+            Partitioning::Hash {
+                key_columns: vec![1]
+            }
+        );
+        Ok(())
+    }
+
+    /// The operator frame of a frame clause as DataFusion reads it.
+    fn over_frame_of(sql_frame: &str) -> OverFrame {
+        use datafusion::logical_expr::WindowFrame;
+        use datafusion::sql::sqlparser::ast::WindowFrame as AstFrame;
+        use datafusion::sql::sqlparser::parser::Parser;
+        let d = crate::script::dialect();
+        let mut p = Parser::new(&d).try_with_sql(sql_frame).unwrap();
+        let units = p.parse_window_frame_units().unwrap();
+        let (start, end) =
+            if p.parse_keyword(datafusion::sql::sqlparser::keywords::Keyword::BETWEEN) {
+                let s = p.parse_window_frame_bound().unwrap();
+                p.expect_keyword(datafusion::sql::sqlparser::keywords::Keyword::AND)
+                    .unwrap();
+                (s, Some(p.parse_window_frame_bound().unwrap()))
+            } else {
+                (p.parse_window_frame_bound().unwrap(), None)
+            };
+        let ast = AstFrame {
+            units,
+            start_bound: start,
+            end_bound: end,
+        };
+        let frame = WindowFrame::try_from(ast).unwrap();
+        over_frame(&frame).unwrap()
+    }
+
+    #[test]
+    fn named_and_inline_windows_plan_onto_the_over_operator() {
+        plan_with_frame("").unwrap();
+        assert_eq!(
+            over_frame_of("ROWS BETWEEN 3 PRECEDING AND CURRENT ROW"),
+            OverFrame::Rows { preceding: 3 }
+        );
+        plan_with_frame("ROWS BETWEEN 3 PRECEDING AND CURRENT ROW").unwrap();
+        plan_with_frame("RANGE BETWEEN INTERVAL '2' MINUTE PRECEDING AND CURRENT ROW").unwrap();
+        plan_with_frame("ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW").unwrap();
+        assert_eq!(
+            over_frame_of("ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"),
+            OverFrame::RowsUnbounded
+        );
+        let job = plan_now(
+            &format!("{TABLES}INSERT INTO out SELECT auction, price, COUNT(price) OVER (ORDER BY date_time ROWS 2 PRECEDING), 1 FROM bid"),
+            2,
+        )
+        .unwrap();
+        let node = job
+            .graph
+            .nodes
+            .iter()
+            .find(|n| n.name == "OverAggregate")
+            .unwrap();
+        assert_eq!(node.parallelism, 1, "no PARTITION BY: one subtask");
+    }
+
+    #[test]
+    fn interval_bounds_in_milliseconds() {
+        assert_eq!(
+            over_frame(&WindowFrame::new_bounds(
+                WindowFrameUnits::Range,
+                WindowFrameBound::Preceding(ScalarValue::IntervalMonthDayNano(Some(
+                    arrow::datatypes::IntervalMonthDayNano::new(0, 1, 5_000_000_000)
+                ))),
+                WindowFrameBound::CurrentRow,
+            )),
+            Ok(OverFrame::Range {
+                preceding_ms: 86_405_000
+            })
+        );
+        let months = ScalarValue::IntervalMonthDayNano(Some(
+            arrow::datatypes::IntervalMonthDayNano::new(1, 0, 0),
+        ));
+        assert_eq!(interval_ms(&months), None);
+        assert!(
+            over_frame(&WindowFrame::new_bounds(
+                WindowFrameUnits::Groups,
+                WindowFrameBound::Preceding(ScalarValue::UInt64(Some(1))),
+                WindowFrameBound::CurrentRow,
+            ))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn unsupported_over_forms_are_errors() {
+        let err = |select: &str| match plan_now(&format!("{TABLES}INSERT INTO out\n{select}"), 1) {
+            Ok(_) => panic!("{select} planned"),
+            Err(e) => e,
+        };
+        let e = err(
+            "SELECT auction, price, COUNT(*) OVER (ORDER BY date_time ROWS 1 PRECEDING), COUNT(*) OVER (ORDER BY date_time ROWS 2 PRECEDING) FROM bid",
+        );
+        assert!(e.message.contains("same window"), "{e}");
+        assert_eq!(e.line, Some(4), "{e}");
+        let e = err(
+            "SELECT auction, price, COUNT(*) OVER (PARTITION BY auction ORDER BY date_time DESC), 1 FROM bid",
+        );
+        assert!(e.message.contains("ascending"), "{e}");
+        let e = err("SELECT auction, price, COUNT(*) OVER (PARTITION BY auction), 1 FROM bid");
+        assert!(e.message.contains("ORDER BY"), "{e}");
+        let e = err("SELECT auction, price, COUNT(*) OVER (ORDER BY pt), 1 FROM bid");
+        assert!(e.message.contains("processing-time"), "{e}");
+        let e = err("SELECT auction, price, ROW_NUMBER() OVER (ORDER BY date_time), 1 FROM bid");
+        assert!(e.message.contains("only aggregate functions"), "{e}");
+        let e = err(
+            "SELECT auction, price, COUNT(*) OVER (ORDER BY date_time ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING), 1 FROM bid",
+        );
+        assert!(e.message.contains("CURRENT ROW"), "{e}");
+    }
+}

@@ -60,7 +60,7 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
     let scan = loop {
         match node {
             LogicalPlan::Filter(f) => {
-                filters.push(&f.predicate);
+                filters.push((&f.predicate, f.input.schema().clone()));
                 node = &f.input;
             }
             LogicalPlan::SubqueryAlias(s) => node = &s.input,
@@ -74,14 +74,15 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
         }
     };
     let w = t.p.windows[scan.table_name.table()].clone();
-    let scan_schema = scan.projected_schema.clone();
+    // The aggregate reads the scan's columns by the name of the alias above it, if any.
+    let scan_schema = a.input.schema().clone();
     if matches!(
         w.kind,
         WindowKind::CountTumble { .. } | WindowKind::CountHop { .. }
     ) {
         return super::count_window::plan_count_window(t, a, &w, &scan_schema, filters);
     }
-    let input = window_input(t, &w, &scan_schema, filters)?;
+    let input = window_input(t, &w, filters)?;
     let input_width = input.schema.fields().len();
     let input_arrow = Arc::new(input.schema.as_arrow().clone());
     // GROUP BY: the window's bounds and the keys.
@@ -231,13 +232,12 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
 pub(crate) fn window_input(
     t: &mut Translator<'_>,
     w: &WindowTvf,
-    scan_schema: &datafusion::common::DFSchema,
-    filters: Vec<&Expr>,
+    filters: Vec<(&Expr, datafusion::common::DFSchemaRef)>,
 ) -> Result<Stream> {
     let at = t.at;
     let mut input = t.relation(&w.input)?;
     let input_width = input.schema.fields().len();
-    for f in filters.into_iter().rev() {
+    for (f, scan_schema) in filters.into_iter().rev() {
         if f.column_refs().iter().any(|c| {
             scan_schema
                 .index_of_column(c)
@@ -248,7 +248,7 @@ pub(crate) fn window_input(
                 at,
             ));
         }
-        let predicate = physical(f, scan_schema, at)?;
+        let predicate = physical(f, &scan_schema, at)?;
         input = t.filter(input, predicate);
     }
     Ok(input)
