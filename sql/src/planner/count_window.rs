@@ -143,3 +143,67 @@ pub(crate) fn plan_count_window(
         .collect();
     reorder_output(t, node, parallelism, &types, &sources, a.schema.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::over::plan_now;
+    use super::*;
+
+    const TABLES: &str = "CREATE TABLE src (v BIGINT, k STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '10');
+CREATE TABLE out (k STRING, i BIGINT, n BIGINT) WITH ('connector' = 'blackhole');
+";
+
+    #[test]
+    fn count_windows_hash_by_their_key() {
+        for (tvf, name) in [
+            (
+                "COUNT_HOP(TABLE src, DESCRIPTOR(k), 4, 2)",
+                "CountHopWindow",
+            ),
+            (
+                "COUNT_TUMBLE(TABLE src, DESCRIPTOR(k), 4)",
+                "CountTumbleWindow",
+            ),
+        ] {
+            let job = plan_now(
+                &format!("{TABLES}INSERT INTO out SELECT k, window_index, SUM(v) FROM TABLE({tvf}) WHERE v > 0 GROUP BY k, window_index"),
+                3,
+            )
+            .unwrap();
+            let node = job.graph.nodes.iter().find(|n| n.name == name).unwrap();
+            assert_eq!(node.parallelism, 3);
+            let edge = job
+                .graph
+                .edges
+                .iter()
+                .find(|e| e.target == node.id)
+                .unwrap();
+            assert_eq!(
+                edge.partitioning,
+                Partitioning::Hash {
+                    key_columns: vec![1]
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn count_windows_must_group_by_key_and_index() {
+        for group_by in ["v, window_index", "k", "k, v, window_index"] {
+            let err = match plan_now(
+                &format!(
+                    "{TABLES}INSERT INTO out SELECT 'x', 1, COUNT(*) FROM TABLE(COUNT_TUMBLE(TABLE src, DESCRIPTOR(k), 4)) GROUP BY {group_by}"
+                ),
+                1,
+            ) {
+                Ok(_) => panic!("GROUP BY {group_by} planned"),
+                Err(e) => e,
+            };
+            assert!(err.line.is_some(), "{err}");
+            assert!(
+                err.message.contains("must GROUP BY k, window_index"),
+                "{group_by}: {err}"
+            );
+        }
+    }
+}
