@@ -4,9 +4,12 @@
 //! sinks of a single job.
 
 mod computed;
+mod count_window;
 mod exprs;
 mod group_aggregate;
 mod join;
+mod legacy_window;
+mod over;
 mod translate;
 mod window;
 
@@ -228,12 +231,13 @@ impl ScriptPlanner {
 
     /// Parses a statement after cutting out its window TVFs.
     fn parse_rewritten(&mut self, st: &RawStatement) -> Result<(Statement, Vec<WindowTvf>)> {
-        let (tokens, windows) = rewrite(&st.tokens, self.windows.len())?;
+        let (tokens, mut windows) = rewrite(&st.tokens, self.windows.len())?;
         let d = dialect();
         let mut parser = Parser::new(&d).with_tokens_with_locations(tokens);
-        let statement = parser
+        let mut statement = parser
             .parse_statement()
             .map_err(|e| parser_error(e, st.start))?;
+        legacy_window::rewrite(&mut statement, &mut windows, self.windows.len())?;
         Ok((statement, windows))
     }
 

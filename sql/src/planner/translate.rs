@@ -116,6 +116,7 @@ impl<'a> Translator<'a> {
             }
             LogicalPlan::Aggregate(a) => window::plan_window_aggregate(self, a),
             LogicalPlan::Join(j) => join::plan_join(self, j),
+            LogicalPlan::Window(w) => super::over::plan_over(self, w),
             other => Err(SqlError::at(
                 format!("not supported in streaming SQL yet: {}", other.display()),
                 self.at,

@@ -60,7 +60,7 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
     let scan = loop {
         match node {
             LogicalPlan::Filter(f) => {
-                filters.push(&f.predicate);
+                filters.push((&f.predicate, f.input.schema().clone()));
                 node = &f.input;
             }
             LogicalPlan::SubqueryAlias(s) => node = &s.input,
@@ -74,34 +74,17 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
         }
     };
     let w = t.p.windows[scan.table_name.table()].clone();
+    // The aggregate reads the scan's columns by the name of the alias above it, if any.
+    let scan_schema = a.input.schema().clone();
     if matches!(
         w.kind,
         WindowKind::CountTumble { .. } | WindowKind::CountHop { .. }
     ) {
-        return Err(SqlError::at(
-            "count windows are not planned yet",
-            w.location,
-        ));
+        return super::count_window::plan_count_window(t, a, &w, &scan_schema, filters);
     }
-    let scan_schema = scan.projected_schema.clone();
-    let mut input = t.relation(&w.input)?;
-    super::group_aggregate::require_append_only(&input, "a window aggregate", at)?; // [changelog]
+    let input = window_input(t, &w, filters)?;
     let input_width = input.schema.fields().len();
     let input_arrow = Arc::new(input.schema.as_arrow().clone());
-    for f in filters.into_iter().rev() {
-        if f.column_refs().iter().any(|c| {
-            scan_schema
-                .index_of_column(c)
-                .map_or(true, |i| i >= input_width)
-        }) {
-            return Err(SqlError::at(
-                "filters on window columns are not supported yet",
-                at,
-            ));
-        }
-        let predicate = physical(f, &scan_schema, at)?;
-        input = t.filter(input, predicate);
-    }
     // GROUP BY: the window's bounds and the keys.
     let mut keys: Vec<usize> = Vec::new();
     let mut group_layout = Vec::new();
@@ -226,28 +209,80 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
     // cast to the types DataFusion planned) into the aggregate's schema.
     let nk = keys.len();
     let window_out = window_output_types(&input_arrow, &spec, nk)?;
-    let mut exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = Vec::new();
-    for (i, field) in a.schema.fields().iter().enumerate() {
-        let source = match group_layout.get(i) {
+    let sources: Vec<usize> = (0..a.schema.fields().len())
+        .map(|i| match group_layout.get(i) {
             Some(Group::Key(k)) => *k,
             Some(Group::Start) => nk,
             Some(Group::End) => nk + 1,
             None => nk + 2 + (i - group_layout.len()),
-        };
+        })
+        .collect();
+    reorder_output(
+        t,
+        node,
+        parallelism,
+        &window_out,
+        &sources,
+        a.schema.clone(),
+    )
+}
+
+/// The window TVF's input rows with the filters written over the window table (which
+/// may only read the input's columns).
+pub(crate) fn window_input(
+    t: &mut Translator<'_>,
+    w: &WindowTvf,
+    filters: Vec<(&Expr, datafusion::common::DFSchemaRef)>,
+) -> Result<Stream> {
+    let at = t.at;
+    let mut input = t.relation(&w.input)?;
+    super::group_aggregate::require_append_only(&input, "a window aggregate", at)?;
+    let input_width = input.schema.fields().len();
+    for (f, scan_schema) in filters.into_iter().rev() {
+        if f.column_refs().iter().any(|c| {
+            scan_schema
+                .index_of_column(c)
+                .map_or(true, |i| i >= input_width)
+        }) {
+            return Err(SqlError::at(
+                "filters on window columns are not supported yet",
+                at,
+            ));
+        }
+        let predicate = physical(f, &scan_schema, at)?;
+        input = t.filter(input, predicate);
+    }
+    Ok(input)
+}
+
+/// Follows a window operator (`node`, emitting columns of `types`) with a projection
+/// into `schema`: output column i is operator column `sources[i]`, cast to the type
+/// DataFusion planned where the operator's differs.
+pub(crate) fn reorder_output(
+    t: &mut Translator<'_>,
+    node: eddy_worker::graph::NodeId,
+    parallelism: u32,
+    types: &[DataType],
+    sources: &[usize],
+    schema: datafusion::common::DFSchemaRef,
+) -> Result<Stream> {
+    let at = t.at;
+    let mut exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = Vec::new();
+    for (field, &source) in schema.fields().iter().zip(sources) {
         let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(field.name(), source));
-        let expr = if window_out[source] == *field.data_type() {
+        let expr = if types.get(source) == Some(field.data_type()) {
             column
         } else {
             Arc::new(CastExpr::new(column, field.data_type().clone(), None))
         };
         exprs.push((expr, field.name().clone()));
     }
-    let window_stream = Stream {
+    let stream = Stream {
         node,
         parallelism,
         schema: Arc::new(
             datafusion::common::DFSchema::try_from(Schema::new(
-                window_out
+                types
                     .iter()
                     .enumerate()
                     .map(|(i, t)| Field::new(format!("c{i}"), t.clone(), true))
@@ -257,7 +292,7 @@ pub(crate) fn plan_window_aggregate(t: &mut Translator<'_>, a: &Aggregate) -> Re
         ),
         updating: None,
     };
-    t.project(window_stream, exprs, a.schema.clone())
+    t.project(stream, exprs, schema)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,7 +346,7 @@ fn window_output_types(
 }
 
 /// `count(*)`, `count(c)`, `sum(c)`, `min(c)`, `max(c)`, `avg(c)` over an input column.
-fn aggregate_spec(
+pub(crate) fn aggregate_spec(
     e: &Expr,
     scan_schema: &datafusion::common::DFSchema,
     input_width: usize,
