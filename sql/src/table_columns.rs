@@ -81,12 +81,10 @@ impl ComputedColumnsReader {
                         batch.num_columns()
                     ))
                 }),
-                ColumnSource::ProcTime => {
-                    Ok(Arc::new(TimestampMillisecondArray::from(vec![
+                ColumnSource::ProcTime => Ok(Arc::new(TimestampMillisecondArray::from(vec![
                         SystemClock.now_ms();
                         rows
-                    ])) as ArrayRef)
-                }
+                    ])) as ArrayRef),
                 ColumnSource::Expr(e) => Ok(e.evaluate(batch)?.into_array(rows)?),
                 ColumnSource::Stamped => {
                     Ok(Arc::new(TimestampMillisecondArray::from(vec![0; rows])) as ArrayRef)
