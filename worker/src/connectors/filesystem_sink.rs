@@ -289,12 +289,13 @@ mod tests {
             ids.sort();
             assert_eq!(ids, (0..1000).collect::<Vec<_>>());
         }
-        let first = std::fs::read_dir(out.join("csv"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        // Subtask 0's part file (read_dir order is arbitrary).
+        let first = out.join("csv").join(
+            names_in(&out.join("csv"))
+                .into_iter()
+                .find(|n| n.ends_with("-0-0"))
+                .unwrap(),
+        );
         let text = std::fs::read_to_string(first).unwrap();
         assert!(text.starts_with("0,\"name 0\"\n1,\"name 1\"\n"), "{text}");
     }
