@@ -63,3 +63,39 @@ fn computed_columns_views_set_and_statement_sets() {
         "the source is read once: {stderr}"
     );
 }
+
+#[test]
+fn ingestion_time_case_and_set_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("a.csv"), "1,5\n2,50\n").unwrap();
+    std::fs::write(input.join("b.csv"), "3,500\n").unwrap();
+    let out = dir.path().join("out");
+    let sql = format!(
+        "CREATE TABLE t (\n  id BIGINT,\n  amount BIGINT,\n  arrived AS INGESTION_TIME(),\n  WATERMARK FOR arrived AS arrived\n) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');\n\
+         CREATE TABLE out (id BIGINT, size STRING, recent BOOLEAN) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');\n\
+         INSERT INTO out SELECT id, CASE WHEN amount < 10 THEN 'small' WHEN amount < 100 THEN 'medium' ELSE 'large' END,\n\
+           arrived > TIMESTAMP '2020-01-01 00:00:00' FROM t;",
+        input.display(),
+        out.display()
+    );
+    let file = dir.path().join("job.sql");
+    std::fs::write(&file, sql).unwrap();
+    let run = Command::new(eddy_bin())
+        .arg("run")
+        .arg(&file)
+        .args(["--set", "parallelism.default=2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    // The arrival stamp is the wall clock at the source: later than 2020.
+    assert_eq!(
+        rows(&out),
+        vec!["1,small,true", "2,medium,true", "3,large,true"]
+    );
+    // --set reached the plan: two source subtasks (one file each), two sink part files.
+    let parts = std::fs::read_dir(&out).unwrap().count();
+    assert_eq!(parts, 2, "{stderr}");
+}
