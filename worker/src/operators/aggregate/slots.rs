@@ -3,7 +3,9 @@
 //! sums with their non-null counts ([`SumCounts`]) and, for DECIMAL, the flags of sums
 //! that overflowed 38 digits ([`DecimalSums`]) — grown, reset, merged and measured here.
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::Decimal128Type;
 
@@ -50,6 +52,30 @@ macro_rules! update_and_retract_by_add {
     };
 }
 pub(crate) use update_and_retract_by_add;
+
+/// `update` and `retract` of a DECIMAL accumulator whose `slots: DecimalSums` take
+/// each value with `$add_one` (see [`DecimalSums::accumulate`]).
+macro_rules! update_and_retract_decimal {
+    ($add_one:path) => {
+        fn update(
+            &mut self,
+            values: Option<&::arrow::array::ArrayRef>,
+            rows: &[u32],
+            slots: &[u32],
+        ) -> $crate::runtime::error::Result<()> {
+            self.slots.accumulate(values, rows, slots, false, $add_one)
+        }
+        fn retract(
+            &mut self,
+            values: Option<&::arrow::array::ArrayRef>,
+            rows: &[u32],
+            slots: &[u32],
+        ) -> $crate::runtime::error::Result<()> {
+            self.slots.accumulate(values, rows, slots, true, $add_one)
+        }
+    };
+}
+pub(crate) use update_and_retract_decimal;
 
 /// A running sum and the count of non-null values added, per slot.
 #[derive(Debug)]
@@ -168,6 +194,27 @@ impl DecimalSums {
             self.counts[s] += if retract { -1 } else { 1 };
         }
         Ok(())
+    }
+
+    /// DECIMAL(38, `scale`) results of `slots`: `result(sum, count)` where the slot
+    /// has values and its sum has not overflowed, NULL otherwise.
+    pub fn evaluate(
+        &self,
+        slots: &[u32],
+        scale: i8,
+        result: impl Fn(i128, i64) -> Option<i128>,
+    ) -> Result<ArrayRef> {
+        let a: Decimal128Array = slots
+            .iter()
+            .map(|&s| {
+                let s = s as usize;
+                if self.counts[s] == 0 || self.overflowed[s] {
+                    return None;
+                }
+                result(self.sums[s], self.counts[s])
+            })
+            .collect();
+        Ok(Arc::new(a.with_precision_and_scale(38, scale)?))
     }
 
     pub fn reset(&mut self, slot: u32) {
