@@ -12,9 +12,7 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type};
 
 use super::GroupAccumulator;
 use super::count_sum::DECIMAL38_MAX;
-use super::slots::{
-    DecimalSums, SumCounts, input, update_and_retract_by_add, update_and_retract_decimal,
-};
+use super::slots::{DecimalSums, SumCounts, input, update_and_retract_by_add};
 use crate::runtime::error::Result;
 
 /// The running sum type of an average.
@@ -155,7 +153,7 @@ impl GroupAccumulator for DecimalAvgAcc {
     fn ensure_slots(&mut self, n: usize) {
         self.slots.ensure_slots(n);
     }
-    update_and_retract_decimal!(DecimalSums::add_sticky);
+    update_and_retract_by_add!(DecimalSums::add_sticky);
     fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
         let (d, s) = (dst as usize, src as usize);
         let slots = &mut self.slots;

@@ -10,9 +10,7 @@ use arrow::array::{Array, ArrayRef, AsArray, Int64Array, PrimitiveArray};
 use arrow::datatypes::*;
 
 use super::GroupAccumulator;
-use super::slots::{
-    DecimalSums, SumCounts, input, update_and_retract_by_add, update_and_retract_decimal,
-};
+use super::slots::{DecimalSums, SumCounts, input, update_and_retract_by_add};
 use crate::runtime::error::Result;
 
 #[derive(Debug)]
@@ -168,7 +166,7 @@ impl GroupAccumulator for DecimalSumAcc {
     fn ensure_slots(&mut self, n: usize) {
         self.slots.ensure_slots(n);
     }
-    update_and_retract_decimal!(DecimalSums::add_restarting);
+    update_and_retract_by_add!(DecimalSums::add_restarting);
     fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
         let (d, s) = (dst as usize, src as usize);
         let slots = &mut self.slots;

@@ -29,17 +29,31 @@ pub fn valid_pairs<'a>(
         .filter(move |&(r, _)| nulls.is_none_or(|n| n.is_valid(r)))
 }
 
-/// `update` and `retract` of an accumulator whose `add(values, rows, slots, retract)`
-/// does both.
+/// `update` and `retract` of an accumulator: with no argument, one whose
+/// `add(values, rows, slots, retract)` does both; with a path, a DECIMAL accumulator
+/// whose `slots: DecimalSums` take each value with it (see [`DecimalSums::accumulate`]).
 macro_rules! update_and_retract_by_add {
     () => {
+        $crate::operators::aggregate::slots::update_and_retract_by_add!(
+            @with |acc, values, rows, slots, retract| acc.add(values, rows, slots, retract)
+        );
+    };
+    ($add_one:path) => {
+        $crate::operators::aggregate::slots::update_and_retract_by_add!(
+            @with |acc, values, rows, slots, retract| {
+                acc.slots.accumulate(values, rows, slots, retract, $add_one)
+            }
+        );
+    };
+    (@with |$acc:ident, $values:ident, $rows:ident, $slots:ident, $retract:ident| $body:expr) => {
         fn update(
             &mut self,
             values: Option<&::arrow::array::ArrayRef>,
             rows: &[u32],
             slots: &[u32],
         ) -> $crate::runtime::error::Result<()> {
-            self.add(values, rows, slots, false)
+            let ($acc, $values, $rows, $slots, $retract) = (self, values, rows, slots, false);
+            $body
         }
         fn retract(
             &mut self,
@@ -47,35 +61,12 @@ macro_rules! update_and_retract_by_add {
             rows: &[u32],
             slots: &[u32],
         ) -> $crate::runtime::error::Result<()> {
-            self.add(values, rows, slots, true)
+            let ($acc, $values, $rows, $slots, $retract) = (self, values, rows, slots, true);
+            $body
         }
     };
 }
 pub(crate) use update_and_retract_by_add;
-
-/// `update` and `retract` of a DECIMAL accumulator whose `slots: DecimalSums` take
-/// each value with `$add_one` (see [`DecimalSums::accumulate`]).
-macro_rules! update_and_retract_decimal {
-    ($add_one:path) => {
-        fn update(
-            &mut self,
-            values: Option<&::arrow::array::ArrayRef>,
-            rows: &[u32],
-            slots: &[u32],
-        ) -> $crate::runtime::error::Result<()> {
-            self.slots.accumulate(values, rows, slots, false, $add_one)
-        }
-        fn retract(
-            &mut self,
-            values: Option<&::arrow::array::ArrayRef>,
-            rows: &[u32],
-            slots: &[u32],
-        ) -> $crate::runtime::error::Result<()> {
-            self.slots.accumulate(values, rows, slots, true, $add_one)
-        }
-    };
-}
-pub(crate) use update_and_retract_decimal;
 
 /// A running sum and the count of non-null values added, per slot.
 #[derive(Debug)]
