@@ -146,8 +146,7 @@ pub(crate) fn plan_count_window(
 
 #[cfg(test)]
 mod tests {
-    use super::super::over::plan_now;
-    use super::*;
+    use super::super::over::{assert_hashed_input, plan_now};
 
     const TABLES: &str = "CREATE TABLE src (v BIGINT, k STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '10');
 CREATE TABLE out (k STRING, i BIGINT, n BIGINT) WITH ('connector' = 'blackhole');
@@ -170,20 +169,7 @@ CREATE TABLE out (k STRING, i BIGINT, n BIGINT) WITH ('connector' = 'blackhole')
                 3,
             )
             .unwrap();
-            let node = job.graph.nodes.iter().find(|n| n.name == name).unwrap();
-            assert_eq!(node.parallelism, 3);
-            let edge = job
-                .graph
-                .edges
-                .iter()
-                .find(|e| e.target == node.id)
-                .unwrap();
-            assert_eq!(
-                edge.partitioning,
-                Partitioning::Hash {
-                    key_columns: vec![1]
-                }
-            );
+            assert_hashed_input(&job, name, 3, &[1]);
         }
     }
 

@@ -19,6 +19,7 @@ use eddy_worker::operators::group_aggregate::{GroupAggregateOperator, GroupAggre
 use eddy_worker::runtime::changelog::{sink_accepts_updates, update_not_supported_message};
 use eddy_worker::runtime::operator::{Operator, SubtaskInfo};
 
+use super::aggregate_call::{aggregate_function, aggregate_kind};
 use super::exprs::{df_error, physical};
 use super::translate::{Stream, Translator};
 use crate::catalog::TableDef;
@@ -179,33 +180,12 @@ fn df_schema(schema: &Schema, at: Location) -> Result<Arc<DFSchema>> {
 
 /// The kind and argument of `count(*)`, `count(e)`, `sum(e)`, `min(e)`, `max(e)`, `avg(e)`.
 fn aggregate_call(e: &Expr) -> Result<(AggregateKind, Option<&Expr>), String> {
-    let e = match e {
-        Expr::Alias(a) => a.expr.as_ref(),
-        other => other,
-    };
-    let Expr::AggregateFunction(f) = e else {
-        return Err(format!("{e} is not an aggregate function"));
-    };
-    if f.params.distinct || f.params.filter.is_some() || !f.params.order_by.is_empty() {
-        return Err(format!(
-            "{e}: DISTINCT, FILTER and ORDER BY in aggregates are not supported yet"
-        ));
-    }
-    let func = f.func.name().to_ascii_lowercase();
+    let (e, f, func) = aggregate_function(e)?;
     let arg = match f.params.args.as_slice() {
         [] => None,
         [Expr::Literal(v, _)] if func == "count" && !v.is_null() => None,
         [arg] => Some(arg),
         _ => return Err(format!("{e}: aggregates take one argument")),
     };
-    let kind = match (func.as_str(), arg) {
-        ("count", None) => AggregateKind::CountStar,
-        ("count", Some(_)) => AggregateKind::Count,
-        ("sum", Some(_)) => AggregateKind::Sum,
-        ("min", Some(_)) => AggregateKind::Min,
-        ("max", Some(_)) => AggregateKind::Max,
-        ("avg", Some(_)) => AggregateKind::Avg,
-        _ => return Err(format!("aggregate function {func} is not supported")),
-    };
-    Ok((kind, arg))
+    Ok((aggregate_kind(&func, arg.is_some())?, arg))
 }

@@ -3,6 +3,7 @@
 //! planned by DataFusion and translated ([`translate`]) into sources, operators and
 //! sinks of a single job.
 
+mod aggregate_call;
 mod computed;
 mod count_window;
 mod exprs;

@@ -263,6 +263,27 @@ fn interval_ms(v: &ScalarValue) -> Option<i64> {
     (ms >= 0).then_some(ms)
 }
 
+/// Checks that the node `name` of a planned job runs at `parallelism` and that its
+/// input is hash-partitioned by `key_columns`.
+#[cfg(test)]
+pub(crate) fn assert_hashed_input(
+    job: &crate::PlannedJob,
+    name: &str,
+    parallelism: u32,
+    key_columns: &[usize],
+) {
+    let node = job.graph.nodes.iter().find(|n| n.name == name);
+    let node = node.unwrap_or_else(|| panic!("a {name} node"));
+    assert_eq!(node.parallelism, parallelism);
+    let edge = job.graph.edges.iter().find(|e| e.target == node.id);
+    assert_eq!(
+        edge.map(|e| &e.partitioning),
+        Some(&Partitioning::Hash {
+            key_columns: key_columns.to_vec()
+        })
+    );
+}
+
 /// Plans a script without an async runtime (planning never waits on I/O).
 #[cfg(test)]
 pub(crate) fn plan_now(sql: &str, parallelism: u32) -> Result<crate::PlannedJob> {
@@ -297,26 +318,8 @@ CREATE TABLE out (auction BIGINT, price BIGINT, c BIGINT, s BIGINT) WITH ('conne
             ),
             2,
         )?;
-        let node = job
-            .graph
-            .nodes
-            .iter()
-            .find(|n| n.name == "OverAggregate")
-            .expect("an OverAggregate node");
-        assert_eq!(node.parallelism, 2);
-        let edge = job
-            .graph
-            .edges
-            .iter()
-            .find(|e| e.target == node.id)
-            .unwrap();
         // Hash-partitioned by `bidder`, column 1 of the source.
-        assert_eq!(
-            edge.partitioning,
-            Partitioning::Hash {
-                key_columns: vec![1]
-            }
-        );
+        assert_hashed_input(&job, "OverAggregate", 2, &[1]);
         Ok(())
     }
 

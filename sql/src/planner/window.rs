@@ -9,12 +9,13 @@ use datafusion::logical_expr::{Aggregate, Expr, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{CastExpr, Column};
 use eddy_worker::graph::Partitioning;
-use eddy_worker::operators::aggregate::{AggregateKind, AggregateSpec};
+use eddy_worker::operators::aggregate::AggregateSpec;
 use eddy_worker::operators::window::{
     WindowAggregateSpec, WindowAssigner, WindowTime, create_window_aggregate,
 };
 use eddy_worker::runtime::operator::{Operator, SubtaskInfo};
 
+use super::aggregate_call::{aggregate_function, aggregate_kind};
 use super::exprs::physical;
 use super::translate::{Stream, Translator};
 use crate::catalog::TimeAttribute;
@@ -352,19 +353,7 @@ pub(crate) fn aggregate_spec(
     input_width: usize,
     name: &str,
 ) -> Result<AggregateSpec, String> {
-    let e = match e {
-        Expr::Alias(a) => a.expr.as_ref(),
-        other => other,
-    };
-    let Expr::AggregateFunction(f) = e else {
-        return Err(format!("{e} is not an aggregate function"));
-    };
-    if f.params.distinct || f.params.filter.is_some() || !f.params.order_by.is_empty() {
-        return Err(format!(
-            "{e}: DISTINCT, FILTER and ORDER BY in aggregates are not supported yet"
-        ));
-    }
-    let func = f.func.name().to_ascii_lowercase();
+    let (e, f, func) = aggregate_function(e)?;
     let column = match f.params.args.as_slice() {
         [] => None,
         [Expr::Literal(..)] if func == "count" => None,
@@ -383,14 +372,6 @@ pub(crate) fn aggregate_spec(
             ));
         }
     };
-    let kind = match (func.as_str(), column) {
-        ("count", None) => AggregateKind::CountStar,
-        ("count", Some(_)) => AggregateKind::Count,
-        ("sum", Some(_)) => AggregateKind::Sum,
-        ("min", Some(_)) => AggregateKind::Min,
-        ("max", Some(_)) => AggregateKind::Max,
-        ("avg", Some(_)) => AggregateKind::Avg,
-        _ => return Err(format!("aggregate function {func} is not supported")),
-    };
+    let kind = aggregate_kind(&func, column.is_some())?;
     Ok(AggregateSpec::new(kind, column, name))
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 
@@ -130,19 +130,6 @@ pub struct DecimalAvgAcc {
     slots: DecimalSums,
 }
 
-impl DecimalAvgAcc {
-    fn add(
-        &mut self,
-        values: Option<&ArrayRef>,
-        rows: &[u32],
-        slots: &[u32],
-        retract: bool,
-    ) -> Result<()> {
-        self.slots
-            .accumulate(values, rows, slots, retract, DecimalSums::add_sticky)
-    }
-}
-
 /// `sum / count` with `sum` at `scale`, the result at `scale + extra` digits, rounded
 /// half-up (away from zero); `None` beyond 38 digits.
 pub fn decimal_avg(sum: i128, count: i64, extra: u32) -> Option<i128> {
@@ -166,7 +153,7 @@ impl GroupAccumulator for DecimalAvgAcc {
     fn ensure_slots(&mut self, n: usize) {
         self.slots.ensure_slots(n);
     }
-    update_and_retract_by_add!();
+    update_and_retract_by_add!(DecimalSums::add_sticky);
     fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
         let (d, s) = (dst as usize, src as usize);
         let slots = &mut self.slots;
@@ -180,22 +167,9 @@ impl GroupAccumulator for DecimalAvgAcc {
     }
     fn evaluate(&self, slots: &[u32]) -> Result<ArrayRef> {
         let extra = (self.result_scale - self.scale) as u32;
-        let DecimalSums {
-            sums,
-            overflowed,
-            counts,
-        } = &self.slots;
-        let a: Decimal128Array = slots
-            .iter()
-            .map(|&s| {
-                let s = s as usize;
-                if counts[s] == 0 || overflowed[s] {
-                    return None;
-                }
-                decimal_avg(sums[s], counts[s], extra)
-            })
-            .collect();
-        Ok(Arc::new(a.with_precision_and_scale(38, self.result_scale)?))
+        self.slots.evaluate(slots, self.result_scale, |sum, count| {
+            decimal_avg(sum, count, extra)
+        })
     }
     fn size_bytes(&self) -> usize {
         self.slots.size_bytes()

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Int64Array, PrimitiveArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, PrimitiveArray};
 use arrow::datatypes::*;
 
 use super::GroupAccumulator;
@@ -159,19 +159,6 @@ pub struct DecimalSumAcc {
     slots: DecimalSums,
 }
 
-impl DecimalSumAcc {
-    fn add(
-        &mut self,
-        values: Option<&ArrayRef>,
-        rows: &[u32],
-        slots: &[u32],
-        retract: bool,
-    ) -> Result<()> {
-        self.slots
-            .accumulate(values, rows, slots, retract, DecimalSums::add_restarting)
-    }
-}
-
 impl GroupAccumulator for DecimalSumAcc {
     fn result_type(&self) -> DataType {
         DataType::Decimal128(38, self.scale)
@@ -179,7 +166,7 @@ impl GroupAccumulator for DecimalSumAcc {
     fn ensure_slots(&mut self, n: usize) {
         self.slots.ensure_slots(n);
     }
-    update_and_retract_by_add!();
+    update_and_retract_by_add!(DecimalSums::add_restarting);
     fn merge(&mut self, dst: u32, src: u32) -> Result<()> {
         let (d, s) = (dst as usize, src as usize);
         let slots = &mut self.slots;
@@ -193,19 +180,8 @@ impl GroupAccumulator for DecimalSumAcc {
         self.slots.reset(slot);
     }
     fn evaluate(&self, slots: &[u32]) -> Result<ArrayRef> {
-        let DecimalSums {
-            sums,
-            overflowed,
-            counts,
-        } = &self.slots;
-        let a: Decimal128Array = slots
-            .iter()
-            .map(|&s| {
-                let s = s as usize;
-                (counts[s] > 0 && !overflowed[s]).then(|| sums[s])
-            })
-            .collect();
-        Ok(Arc::new(a.with_precision_and_scale(38, self.scale)?))
+        self.slots
+            .evaluate(slots, self.scale, |sum, count| (count > 0).then_some(sum))
     }
     fn size_bytes(&self) -> usize {
         self.slots.size_bytes()

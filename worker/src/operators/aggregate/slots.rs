@@ -3,7 +3,9 @@
 //! sums with their non-null counts ([`SumCounts`]) and, for DECIMAL, the flags of sums
 //! that overflowed 38 digits ([`DecimalSums`]) — grown, reset, merged and measured here.
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::Decimal128Type;
 
@@ -27,17 +29,31 @@ pub fn valid_pairs<'a>(
         .filter(move |&(r, _)| nulls.is_none_or(|n| n.is_valid(r)))
 }
 
-/// `update` and `retract` of an accumulator whose `add(values, rows, slots, retract)`
-/// does both.
+/// `update` and `retract` of an accumulator: with no argument, one whose
+/// `add(values, rows, slots, retract)` does both; with a path, a DECIMAL accumulator
+/// whose `slots: DecimalSums` take each value with it (see [`DecimalSums::accumulate`]).
 macro_rules! update_and_retract_by_add {
     () => {
+        $crate::operators::aggregate::slots::update_and_retract_by_add!(
+            @with |acc, values, rows, slots, retract| acc.add(values, rows, slots, retract)
+        );
+    };
+    ($add_one:path) => {
+        $crate::operators::aggregate::slots::update_and_retract_by_add!(
+            @with |acc, values, rows, slots, retract| {
+                acc.slots.accumulate(values, rows, slots, retract, $add_one)
+            }
+        );
+    };
+    (@with |$acc:ident, $values:ident, $rows:ident, $slots:ident, $retract:ident| $body:expr) => {
         fn update(
             &mut self,
             values: Option<&::arrow::array::ArrayRef>,
             rows: &[u32],
             slots: &[u32],
         ) -> $crate::runtime::error::Result<()> {
-            self.add(values, rows, slots, false)
+            let ($acc, $values, $rows, $slots, $retract) = (self, values, rows, slots, false);
+            $body
         }
         fn retract(
             &mut self,
@@ -45,7 +61,8 @@ macro_rules! update_and_retract_by_add {
             rows: &[u32],
             slots: &[u32],
         ) -> $crate::runtime::error::Result<()> {
-            self.add(values, rows, slots, true)
+            let ($acc, $values, $rows, $slots, $retract) = (self, values, rows, slots, true);
+            $body
         }
     };
 }
@@ -168,6 +185,27 @@ impl DecimalSums {
             self.counts[s] += if retract { -1 } else { 1 };
         }
         Ok(())
+    }
+
+    /// DECIMAL(38, `scale`) results of `slots`: `result(sum, count)` where the slot
+    /// has values and its sum has not overflowed, NULL otherwise.
+    pub fn evaluate(
+        &self,
+        slots: &[u32],
+        scale: i8,
+        result: impl Fn(i128, i64) -> Option<i128>,
+    ) -> Result<ArrayRef> {
+        let a: Decimal128Array = slots
+            .iter()
+            .map(|&s| {
+                let s = s as usize;
+                if self.counts[s] == 0 || self.overflowed[s] {
+                    return None;
+                }
+                result(self.sums[s], self.counts[s])
+            })
+            .collect();
+        Ok(Arc::new(a.with_precision_and_scale(38, scale)?))
     }
 
     pub fn reset(&mut self, slot: u32) {

@@ -14,17 +14,13 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
-use super::{
-    BufferedRow, JoinType, JoinedRows, RowCodec, check_columns, has_null_key, join_output_schema,
-};
-use crate::operators::keys::KeyEncoder;
+use super::sides::{JoinSides, SideBuffers, opened};
+use super::{BufferedRow, JoinType, check_columns, has_null_key};
 use crate::operators::rowtime::event_times;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::message::{MAX_WATERMARK, MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::keyed::KeyBytes;
-use crate::state::table::StateTable;
-use crate::time::timers::InternalTimerService;
 
 /// `left.keys = right.keys AND lower_bound <= left.time - right.time <= upper_bound`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,19 +68,12 @@ impl IntervalJoinSpec {
 }
 
 /// Per-key buffers of both sides and their clean-up timers (namespace = side).
-struct State {
-    buffers: [StateTable<KeyBytes, Vec<BufferedRow>>; 2],
-    timers: InternalTimerService<u8>,
-}
+type State = SideBuffers<KeyBytes, u8>;
 
 pub struct IntervalJoinOperator {
-    name: String,
+    sides: JoinSides,
     spec: IntervalJoinSpec,
-    codecs: [RowCodec; 2],
-    keys: [KeyEncoder; 2],
-    schema: SchemaRef,
     state: Option<State>,
-    joined: JoinedRows,
     watermark: Timestamp,
     emitted_watermark: Timestamp,
 }
@@ -92,7 +81,7 @@ pub struct IntervalJoinOperator {
 impl std::fmt::Debug for IntervalJoinOperator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IntervalJoinOperator")
-            .field("name", &self.name)
+            .field("name", &self.sides.name)
             .field("spec", &self.spec)
             .finish()
     }
@@ -113,68 +102,40 @@ impl IntervalJoinOperator {
         }
         check_columns(&left, &[spec.left_time], "time")?;
         check_columns(&right, &[spec.right_time], "time")?;
-        let keys = [
-            KeyEncoder::new(&left, &spec.left_keys)?,
-            KeyEncoder::new(&right, &spec.right_keys)?,
-        ];
-        let types = |k: &KeyEncoder| {
-            k.fields()
-                .iter()
-                .map(|f| f.data_type().clone())
-                .collect::<Vec<_>>()
-        };
-        if spec.left_keys.is_empty() || types(&keys[0]) != types(&keys[1]) {
-            return Err(RuntimeError::Graph(format!(
-                "interval join: the key columns must pair up with equal types, got {:?} and {:?}",
-                types(&keys[0]),
-                types(&keys[1])
-            )));
-        }
+        let sides = JoinSides::new(
+            name,
+            "interval join",
+            (left, right),
+            (&spec.left_keys, &spec.right_keys),
+            spec.join_type,
+            true,
+        )?;
         Ok(IntervalJoinOperator {
-            name: name.to_string(),
-            schema: join_output_schema(&left, &right, spec.join_type),
-            codecs: [RowCodec::new(left)?, RowCodec::new(right)?],
-            keys,
+            sides,
             spec,
             state: None,
-            joined: JoinedRows::default(),
             watermark: MIN_WATERMARK,
             emitted_watermark: MIN_WATERMARK,
         })
     }
 
     pub fn output_schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    fn state(&mut self) -> Result<&mut State> {
-        self.state
-            .as_mut()
-            .ok_or_else(|| RuntimeError::Graph(format!("{}: used before open()", self.name)))
+        self.sides.schema.clone()
     }
 
     /// Bytes the buffered rows and timers hold in managed memory.
     pub fn state_size_bytes(&self) -> usize {
-        self.state.as_ref().map_or(0, |s| {
-            s.buffers[0].size_bytes() + s.buffers[1].size_bytes() + s.timers.size_bytes()
-        })
+        self.state.as_ref().map_or(0, State::size_bytes)
     }
 }
 
 impl Operator for IntervalJoinOperator {
     fn name(&self) -> &str {
-        &self.name
+        &self.sides.name
     }
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let range = ctx.subtask.key_group_range;
-        self.state = Some(State {
-            buffers: [
-                StateTable::new(range, ctx.memory.clone()),
-                StateTable::new(range, ctx.memory.clone()),
-            ],
-            timers: InternalTimerService::new(range, ctx.memory.clone()),
-        });
+        self.state = Some(State::open(ctx));
         Ok(())
     }
 
@@ -185,13 +146,8 @@ impl Operator for IntervalJoinOperator {
         ctx: &OperatorContext,
         out: &mut Output,
     ) -> Result<()> {
-        if input > 1 {
-            return Err(RuntimeError::Graph(format!(
-                "{}: no input {input}",
-                self.name
-            )));
-        }
-        let (side, other) = (input, 1 - input);
+        let side = self.sides.side(input)?;
+        let other = 1 - side;
         let time_column = if side == 0 {
             self.spec.left_time
         } else {
@@ -203,16 +159,15 @@ impl Operator for IntervalJoinOperator {
             self.spec.right_keys.clone()
         };
         let times = event_times(&batch, time_column)?;
-        let keys = self.keys[side].encode(&batch, ctx.subtask.max_parallelism)?;
-        let rows = self.codecs[side].encode(&batch)?;
+        let keys = self.sides.keys[side].encode(&batch, ctx.subtask.max_parallelism)?;
+        let rows = self.sides.codecs[side].encode(&batch)?;
         let outer = self.spec.join_type.is_outer(side);
         let mut matches: Vec<Box<[u8]>> = Vec::new();
         for r in 0..batch.num_rows() {
             let row = rows.row(r);
             if has_null_key(&batch, &key_columns, r) {
                 if outer {
-                    self.joined
-                        .padded(side, &self.codecs, &self.schema, row.as_ref(), out)?;
+                    self.sides.padded(side, row.as_ref(), out)?;
                 }
                 continue;
             }
@@ -222,7 +177,7 @@ impl Operator for IntervalJoinOperator {
             matches.clear();
             let watermark = self.watermark;
             let expiry = self.spec.expiry(side, time);
-            let state = self.state()?;
+            let state = opened(&mut self.state, &self.sides.name)?;
             state.buffers[other].update(group, &key, |buffered| {
                 for b in buffered.iter_mut().filter(|b| (lo..=hi).contains(&b.time)) {
                     b.matched = true;
@@ -236,18 +191,12 @@ impl Operator for IntervalJoinOperator {
                     row: row.as_ref().into(),
                     matched,
                 };
-                if state.buffers[side]
-                    .update(group, &key, |b| b.push(entry.clone()))?
-                    .is_none()
-                {
-                    state.buffers[side].insert(group, key.clone(), vec![entry])?;
-                }
+                state.push(side, group, &key, entry)?;
                 state
                     .timers
                     .register_event_time_timer(&key, group, side as u8, expiry)?;
             } else if !matched && outer {
-                self.joined
-                    .padded(side, &self.codecs, &self.schema, row.as_ref(), out)?;
+                self.sides.padded(side, row.as_ref(), out)?;
             }
             for m in &matches {
                 let (l, r) = if side == 0 {
@@ -255,10 +204,10 @@ impl Operator for IntervalJoinOperator {
                 } else {
                     (m.as_ref(), row.as_ref())
                 };
-                self.joined.pair(&self.codecs, &self.schema, l, r, out)?;
+                self.sides.pair(l, r, out)?;
             }
         }
-        self.joined.flush(&self.codecs, &self.schema, out)
+        self.sides.flush(out)
     }
 
     fn process_watermark(
@@ -270,7 +219,7 @@ impl Operator for IntervalJoinOperator {
         self.watermark = self.watermark.max(watermark);
         let spec = self.spec.clone();
         loop {
-            let state = self.state()?;
+            let state = opened(&mut self.state, &self.sides.name)?;
             let Some(timer) = state.timers.poll_event_time_timer(watermark) else {
                 break;
             };
@@ -286,12 +235,11 @@ impl Operator for IntervalJoinOperator {
             }
             if spec.join_type.is_outer(side) {
                 for b in expired.iter().filter(|b| !b.matched) {
-                    self.joined
-                        .padded(side, &self.codecs, &self.schema, &b.row, out)?;
+                    self.sides.padded(side, &b.row, out)?;
                 }
             }
         }
-        self.joined.flush(&self.codecs, &self.schema, out)?;
+        self.sides.flush(out)?;
         let held = if watermark == MAX_WATERMARK {
             MAX_WATERMARK
         } else {
@@ -305,7 +253,7 @@ impl Operator for IntervalJoinOperator {
     }
 
     fn finish(&mut self, _ctx: &OperatorContext, out: &mut Output) -> Result<()> {
-        self.joined.flush(&self.codecs, &self.schema, out)
+        self.sides.flush(out)
     }
 }
 

@@ -8,6 +8,7 @@
 //! the assembly of joined rows into batches of at most [`MAX_OUTPUT_BATCH_ROWS`].
 
 pub mod interval;
+mod sides;
 pub mod window;
 pub mod window_tvf;
 

@@ -12,17 +12,13 @@ use std::sync::atomic::Ordering;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
-use super::{
-    BufferedRow, JoinType, JoinedRows, RowCodec, check_columns, has_null_key, join_output_schema,
-};
-use crate::operators::keys::KeyEncoder;
+use super::sides::{JoinSides, SideBuffers, opened};
+use super::{BufferedRow, JoinType, check_columns, has_null_key};
 use crate::operators::rowtime::event_times;
-use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::error::Result;
 use crate::runtime::message::{MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::keyed::KeyBytes;
-use crate::state::table::StateTable;
-use crate::time::timers::InternalTimerService;
 
 /// `L.window_start = R.window_start AND L.window_end = R.window_end AND L.keys = R.keys`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,26 +34,19 @@ pub struct WindowJoinSpec {
 /// A window: `(start, end)`.
 type Window = (Timestamp, Timestamp);
 
-struct State {
-    buffers: [StateTable<(KeyBytes, Window), Vec<BufferedRow>>; 2],
-    timers: InternalTimerService<Window>,
-}
+type State = SideBuffers<(KeyBytes, Window), Window>;
 
 pub struct WindowJoinOperator {
-    name: String,
+    sides: JoinSides,
     spec: WindowJoinSpec,
-    codecs: [RowCodec; 2],
-    keys: [KeyEncoder; 2],
-    schema: SchemaRef,
     state: Option<State>,
-    joined: JoinedRows,
     watermark: Timestamp,
 }
 
 impl std::fmt::Debug for WindowJoinOperator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WindowJoinOperator")
-            .field("name", &self.name)
+            .field("name", &self.sides.name)
             .field("spec", &self.spec)
             .finish()
     }
@@ -76,50 +65,29 @@ impl WindowJoinOperator {
             &[spec.right_window.0, spec.right_window.1],
             "window",
         )?;
-        let keys = [
-            KeyEncoder::new(&left, &spec.left_keys)?,
-            KeyEncoder::new(&right, &spec.right_keys)?,
-        ];
-        let types = |k: &KeyEncoder| {
-            k.fields()
-                .iter()
-                .map(|f| f.data_type().clone())
-                .collect::<Vec<_>>()
-        };
-        if types(&keys[0]) != types(&keys[1]) {
-            return Err(RuntimeError::Graph(format!(
-                "window join: the key columns must pair up with equal types, got {:?} and {:?}",
-                types(&keys[0]),
-                types(&keys[1])
-            )));
-        }
+        let sides = JoinSides::new(
+            name,
+            "window join",
+            (left, right),
+            (&spec.left_keys, &spec.right_keys),
+            spec.join_type,
+            false,
+        )?;
         Ok(WindowJoinOperator {
-            name: name.to_string(),
-            schema: join_output_schema(&left, &right, spec.join_type),
-            codecs: [RowCodec::new(left)?, RowCodec::new(right)?],
-            keys,
+            sides,
             spec,
             state: None,
-            joined: JoinedRows::default(),
             watermark: MIN_WATERMARK,
         })
     }
 
     pub fn output_schema(&self) -> SchemaRef {
-        self.schema.clone()
+        self.sides.schema.clone()
     }
 
     /// Bytes the buffered rows and timers hold in managed memory.
     pub fn state_size_bytes(&self) -> usize {
-        self.state.as_ref().map_or(0, |s| {
-            s.buffers[0].size_bytes() + s.buffers[1].size_bytes() + s.timers.size_bytes()
-        })
-    }
-
-    fn state(&mut self) -> Result<&mut State> {
-        self.state
-            .as_mut()
-            .ok_or_else(|| RuntimeError::Graph(format!("{}: used before open()", self.name)))
+        self.state.as_ref().map_or(0, State::size_bytes)
     }
 
     /// Joins and emits one fired (key, window) and drops its state.
@@ -130,7 +98,7 @@ impl WindowJoinOperator {
         window: Window,
         out: &mut Output,
     ) -> Result<()> {
-        let state = self.state()?;
+        let state = opened(&mut self.state, &self.sides.name)?;
         let state_key = (key, window);
         let left = state.buffers[0]
             .remove(key_group, &state_key)
@@ -140,15 +108,13 @@ impl WindowJoinOperator {
             .unwrap_or_default();
         for l in &left {
             for r in &right {
-                self.joined
-                    .pair(&self.codecs, &self.schema, &l.row, &r.row, out)?;
+                self.sides.pair(&l.row, &r.row, out)?;
             }
         }
         for (side, rows, other) in [(0, &left, &right), (1, &right, &left)] {
             if other.is_empty() && self.spec.join_type.is_outer(side) {
                 for b in rows {
-                    self.joined
-                        .padded(side, &self.codecs, &self.schema, &b.row, out)?;
+                    self.sides.padded(side, &b.row, out)?;
                 }
             }
         }
@@ -158,18 +124,11 @@ impl WindowJoinOperator {
 
 impl Operator for WindowJoinOperator {
     fn name(&self) -> &str {
-        &self.name
+        &self.sides.name
     }
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        let range = ctx.subtask.key_group_range;
-        self.state = Some(State {
-            buffers: [
-                StateTable::new(range, ctx.memory.clone()),
-                StateTable::new(range, ctx.memory.clone()),
-            ],
-            timers: InternalTimerService::new(range, ctx.memory.clone()),
-        });
+        self.state = Some(State::open(ctx));
         Ok(())
     }
 
@@ -180,13 +139,7 @@ impl Operator for WindowJoinOperator {
         ctx: &OperatorContext,
         out: &mut Output,
     ) -> Result<()> {
-        if input > 1 {
-            return Err(RuntimeError::Graph(format!(
-                "{}: no input {input}",
-                self.name
-            )));
-        }
-        let side = input;
+        let side = self.sides.side(input)?;
         let (key_columns, (start_col, end_col)) = if side == 0 {
             (self.spec.left_keys.clone(), self.spec.left_window)
         } else {
@@ -194,8 +147,8 @@ impl Operator for WindowJoinOperator {
         };
         let starts = event_times(&batch, start_col)?;
         let ends = event_times(&batch, end_col)?;
-        let keys = self.keys[side].encode(&batch, ctx.subtask.max_parallelism)?;
-        let rows = self.codecs[side].encode(&batch)?;
+        let keys = self.sides.keys[side].encode(&batch, ctx.subtask.max_parallelism)?;
+        let rows = self.sides.codecs[side].encode(&batch)?;
         let outer = self.spec.join_type.is_outer(side);
         let watermark = self.watermark;
         let mut late = 0u64;
@@ -207,13 +160,7 @@ impl Operator for WindowJoinOperator {
             }
             if has_null_key(&batch, &key_columns, r) {
                 if outer {
-                    self.joined.padded(
-                        side,
-                        &self.codecs,
-                        &self.schema,
-                        rows.row(r).as_ref(),
-                        out,
-                    )?;
+                    self.sides.padded(side, rows.row(r).as_ref(), out)?;
                 }
                 continue;
             }
@@ -224,14 +171,9 @@ impl Operator for WindowJoinOperator {
                 row: rows.row(r).as_ref().into(),
                 matched: false,
             };
-            let state = self.state()?;
+            let state = opened(&mut self.state, &self.sides.name)?;
             let state_key = (key, window);
-            if state.buffers[side]
-                .update(group, &state_key, |b| b.push(entry.clone()))?
-                .is_none()
-            {
-                state.buffers[side].insert(group, state_key.clone(), vec![entry])?;
-            }
+            state.push(side, group, &state_key, entry)?;
             state
                 .timers
                 .register_event_time_timer(&state_key.0, group, window, window.1 - 1)?;
@@ -241,7 +183,7 @@ impl Operator for WindowJoinOperator {
                 .late_records_dropped
                 .fetch_add(late, Ordering::Relaxed);
         }
-        self.joined.flush(&self.codecs, &self.schema, out)
+        self.sides.flush(out)
     }
 
     fn process_watermark(
@@ -251,16 +193,19 @@ impl Operator for WindowJoinOperator {
         out: &mut Output,
     ) -> Result<()> {
         self.watermark = self.watermark.max(watermark);
-        while let Some(timer) = self.state()?.timers.poll_event_time_timer(watermark) {
+        while let Some(timer) = opened(&mut self.state, &self.sides.name)?
+            .timers
+            .poll_event_time_timer(watermark)
+        {
             self.fire(timer.key_group, timer.key, timer.namespace, out)?;
         }
-        self.joined.flush(&self.codecs, &self.schema, out)?;
+        self.sides.flush(out)?;
         out.emit_watermark(watermark);
         Ok(())
     }
 
     fn finish(&mut self, _ctx: &OperatorContext, out: &mut Output) -> Result<()> {
-        self.joined.flush(&self.codecs, &self.schema, out)
+        self.sides.flush(out)
     }
 }
 
