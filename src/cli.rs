@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// Default parallelism of every operator (Flink's `parallelism.default`).
     #[arg(long, short = 'p', env = "EDDY_PARALLELISM", default_value_t = 1)]
     pub parallelism: u32,
+    /// Managed memory for the job's state, split evenly over the slots it needs
+    /// (default: a quarter of the machine's memory).
+    #[arg(long, env = "EDDY_MANAGED_MEMORY", value_parser = parse_size)]
+    pub managed_memory: Option<u64>,
     /// A configuration option, `key=value` (as `SET 'key' = 'value'`); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub set: Vec<(String, String)>,

@@ -156,7 +156,7 @@ fn worker_config(
     }
 }
 
-fn default_managed_memory() -> u64 {
+pub(crate) fn default_managed_memory() -> u64 {
     let mut sys = sysinfo::System::new();
     sys.refresh_memory();
     (sys.total_memory() as f64 * DEFAULT_MANAGED_MEMORY_FRACTION) as u64

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use eddy_sql::{PlanOptions, plan_script};
-use eddy_worker::runtime::executor::{ExecutionConfig, execute};
+use eddy_worker::graph::JobGraph;
+use eddy_worker::graph::slot_sharing::SlotPlan;
+use eddy_worker::runtime::executor::{ExecutionConfig, deploy};
 
 use crate::cli::RunArgs;
 
@@ -31,6 +33,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         parallelism: args.parallelism,
         settings: args.set.into_iter().collect(),
     };
+    let managed_memory = args.managed_memory;
     let started = Instant::now();
     let planned = match plan_script(&sql, &options).await {
         Ok(p) => p,
@@ -42,7 +45,28 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID_SQL);
         }
     };
-    match execute(planned.graph, ExecutionConfig::default()).await {
+    let graph = match JobGraph::from_stream_graph(planned.graph) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {file}: {e}");
+            return ExitCode::from(EXIT_INVALID_SQL);
+        }
+    };
+    // The mini-cluster has exactly the slots the job needs; they share the managed memory.
+    let slots = SlotPlan::new(&graph).slots.len().max(1) as u64;
+    let total = managed_memory.unwrap_or_else(crate::default_managed_memory);
+    let config = ExecutionConfig {
+        managed_memory_per_slot: (total / slots) as usize,
+        ..ExecutionConfig::default()
+    };
+    let job = match deploy(graph, config) {
+        Ok(job) => job,
+        Err(e) => {
+            eprintln!("error: job failed to start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match job.join().await {
         Ok(result) => {
             let secs = started.elapsed().as_secs_f64();
             let rows_in: u64 = result

@@ -91,3 +91,26 @@ fn ignored_malformed_records_and_late_rows_are_counted() {
         "\"2026-01-01 00:01:20\",\"2026-01-01 00:01:30\",1,200"
     );
 }
+
+#[test]
+fn state_beyond_the_managed_memory_fails_the_job_with_a_clear_error() {
+    let input = eddy_integration::oracle::bids_input(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sql =
+        eddy_integration::oracle::query_sql("hop_count", &input, &dir.path().join("out")).unwrap();
+    let file = dir.path().join("job.sql");
+    std::fs::write(&file, sql).unwrap();
+    let out = Command::new(eddy_bin())
+        .arg("run")
+        .arg(&file)
+        .args(["--managed-memory", "256KiB"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("managed memory exhausted"), "{stderr}");
+    assert!(
+        stderr.contains("262144 bytes"),
+        "the slot's budget is the whole 256 KiB: {stderr}"
+    );
+}
