@@ -1,7 +1,7 @@
 //! The catalog store on both databases: one schema, one suite. SQLite in a temp dir,
 //! Postgres in a fresh database of the test server that `make test` starts.
 
-use eddy_control_plane::store::{ClusterEventRow, Store, StoreError, StoreKind, WorkerRow};
+use eddy_control_plane::store::{ClusterEventRow, JobRow, Store, StoreError, StoreKind, WorkerRow};
 use eddy_integration::create_postgres_database;
 
 async fn sqlite() -> anyhow::Result<(Store, tempfile::TempDir)> {
@@ -149,4 +149,90 @@ async fn migrations_are_idempotent() -> anyhow::Result<()> {
     Store::connect(&url).await?.close().await;
     Store::connect(&url).await?;
     Ok(())
+}
+
+fn job(id: &str, start_time_ms: u64) -> JobRow {
+    JobRow {
+        id: id.into(),
+        name: format!("job {id}"),
+        sql: "INSERT INTO out SELECT * FROM src;".into(),
+        parallelism: 2,
+        status: "CREATED".into(),
+        attempt: 0,
+        graph_json: r#"{"vertices":[],"edges":[]}"#.into(),
+        start_time_ms,
+        end_time_ms: None,
+    }
+}
+
+async fn jobs_and_their_history(store: &Store) -> anyhow::Result<()> {
+    store.insert_job(1, &job("j1", 100)).await?;
+    store.insert_job(1, &job("j2", 200)).await?;
+    assert!(
+        store
+            .set_job_status(1, "j1", "SCHEDULED", 110, "waiting for 2 slots", 0)
+            .await?
+    );
+    assert!(store.set_job_status(1, "j1", "RUNNING", 120, "", 0).await?);
+    assert!(
+        store
+            .set_job_status(1, "j1", "FINISHED", 130, "", 0)
+            .await?
+    );
+    assert!(
+        !store.set_job_status(1, "nope", "RUNNING", 1, "", 0).await?,
+        "unknown job"
+    );
+    let jobs = store.jobs().await?;
+    assert_eq!(
+        jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        ["j2", "j1"],
+        "newest first"
+    );
+    let j1 = store.job("j1").await?.expect("j1");
+    assert_eq!(
+        (j1.status.as_str(), j1.end_time_ms),
+        ("FINISHED", Some(130))
+    );
+    assert_eq!(j1.sql, job("j1", 0).sql);
+    assert_eq!(store.job("j2").await?.expect("j2").end_time_ms, None);
+    assert_eq!(store.job("nope").await?, None);
+    let history: Vec<(String, u64, String)> = store
+        .job_history("j1")
+        .await?
+        .into_iter()
+        .map(|c| (c.status, c.at_ms, c.detail))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            ("CREATED".to_string(), 100, String::new()),
+            (
+                "SCHEDULED".to_string(),
+                110,
+                "waiting for 2 slots".to_string()
+            ),
+            ("RUNNING".to_string(), 120, String::new()),
+            ("FINISHED".to_string(), 130, String::new()),
+        ]
+    );
+    // A stale leader cannot move a job.
+    store.upsert_worker(5, &worker("w1", 1)).await?;
+    assert!(matches!(
+        store.set_job_status(4, "j2", "CANCELED", 300, "", 0).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert_eq!(store.job("j2").await?.expect("j2").status, "CREATED");
+    Ok(())
+}
+
+#[tokio::test]
+async fn sqlite_jobs() -> anyhow::Result<()> {
+    let (store, _dir) = sqlite().await?;
+    jobs_and_their_history(&store).await
+}
+
+#[tokio::test]
+async fn postgres_jobs() -> anyhow::Result<()> {
+    jobs_and_their_history(&postgres().await?).await
 }

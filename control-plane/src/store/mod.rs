@@ -5,6 +5,7 @@
 //! transaction that first claims that term in `leader_fence`; a write from a leader
 //! whose term is older than the newest claimed one is refused ([`StoreError::Fenced`]).
 
+mod jobs;
 mod workers;
 
 use std::time::Duration;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+pub use jobs::{JobRow, JobStatusChange, MAX_JOBS_LISTED, TERMINAL_STATUSES};
 pub use workers::{ClusterEventRow, WorkerRow};
 
 /// How long to wait for a database connection before giving up (start-up and requests).
