@@ -81,20 +81,16 @@ impl TableDef {
         computed_types: &HashMap<String, DataType>,
     ) -> Result<TableDef> {
         let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
-        let mut physical = Vec::new();
+        let physical = Self::physical_schema(ddl)?;
+        let mut physical_fields = physical.fields().iter();
         let mut all = Vec::new();
         let mut computed = Vec::new();
         let mut time = Vec::new();
         for c in &ddl.columns {
             match &c.kind {
-                ColumnKind::Physical {
-                    data_type,
-                    not_null,
-                } => {
-                    let t = arrow_type(data_type).map_err(|e| e.or_at(c.location))?;
-                    let f = Field::new(&c.name, t, !not_null);
-                    physical.push(f.clone());
-                    all.push(f);
+                ColumnKind::Physical { .. } => {
+                    // physical_schema holds the physical columns in declaration order.
+                    all.extend(physical_fields.next().map(|f| f.as_ref().clone()));
                 }
                 ColumnKind::Computed { expr } => {
                     let call = match expr {
@@ -172,7 +168,7 @@ impl TableDef {
             .collect();
         Ok(TableDef {
             name: ddl.name.clone(),
-            physical: Arc::new(Schema::new(physical)),
+            physical,
             schema: Arc::new(Schema::new(all)),
             computed,
             time,

@@ -19,7 +19,6 @@ use eddy_worker::runtime::operator::Operator;
 use eddy_worker::time::watermark::WatermarkStrategy;
 
 use super::ScriptPlanner;
-use super::exprs::physical as physical_expr;
 use super::exprs::{df_error, physical};
 use super::{group_aggregate, join, window};
 use crate::catalog::{ComputedColumn, PHYSICAL_QUALIFIER, TableDef, TimeAttribute};
@@ -293,7 +292,7 @@ impl<'a> Translator<'a> {
     /// How each of the table's columns is made from the connector's batch.
     fn column_sources(&self, table: &TableDef) -> Result<Vec<ColumnSource>> {
         let at = table.location;
-        let physical = datafusion::common::DFSchema::try_from_qualified_schema(
+        let physical_schema = datafusion::common::DFSchema::try_from_qualified_schema(
             PHYSICAL_QUALIFIER,
             &table.physical,
         )
@@ -310,7 +309,7 @@ impl<'a> Translator<'a> {
                         let expr = table.computed_exprs.get(n).ok_or_else(|| {
                             SqlError::at(format!("computed column '{n}' was not planned"), at)
                         })?;
-                        Ok(ColumnSource::Expr(physical_expr(expr, &physical, at)?))
+                        Ok(ColumnSource::Expr(physical(expr, &physical_schema, at)?))
                     }
                     None => table
                         .physical

@@ -77,10 +77,7 @@ impl RunningJob {
     pub fn metrics_of(&self, vertex_name: &str) -> Vec<MetricsSnapshot> {
         self.subtasks
             .iter()
-            .filter(|s| {
-                s.vertex_name == vertex_name
-                    || s.vertex_name.split(" -> ").any(|n| n == vertex_name)
-            })
+            .filter(|s| chain_contains(&s.vertex_name, vertex_name))
             .map(|s| s.metrics.snapshot())
             .collect()
     }
@@ -101,11 +98,9 @@ impl RunningJob {
                 ),
             };
             if let Err(err) = result {
-                let secondary = matches!(
-                    err,
-                    RuntimeError::ChannelClosed(_) | RuntimeError::Cancelled
-                );
-                if failure.is_none() || (!secondary && failure.as_ref().is_some_and(is_secondary)) {
+                let root_cause_over_secondary =
+                    !is_secondary(&err) && failure.as_ref().is_some_and(is_secondary);
+                if failure.is_none() || root_cause_over_secondary {
                     tracing::warn!(%task, error = %err, "task failed");
                     failure = Some(err);
                 }
@@ -123,6 +118,11 @@ impl RunningJob {
             }),
         }
     }
+}
+
+/// Whether a vertex (a chain named `a -> b -> c`) is `name` or has a node called `name`.
+fn chain_contains(vertex_name: &str, name: &str) -> bool {
+    vertex_name == name || vertex_name.split(" -> ").any(|n| n == name)
 }
 
 fn is_secondary(err: &RuntimeError) -> bool {
@@ -151,7 +151,7 @@ impl JobResult {
     pub fn of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a MetricsSnapshot> + 'a {
         self.subtasks
             .iter()
-            .filter(move |(v, _, _)| v == name || v.split(" -> ").any(|n| n == name))
+            .filter(move |(v, _, _)| chain_contains(v, name))
             .map(|(_, _, m)| m)
     }
 }
@@ -290,7 +290,6 @@ pub fn deploy(graph: JobGraph, config: ExecutionConfig) -> Result<RunningJob> {
             let task = StreamTask {
                 name: info.task_name(),
                 chain: OperatorChain::new(operators, ctx),
-                input,
                 writers,
                 cancel: cancel_rx.clone(),
                 output_watermark: MIN_WATERMARK,
@@ -303,7 +302,7 @@ pub fn deploy(graph: JobGraph, config: ExecutionConfig) -> Result<RunningJob> {
                 metrics,
             });
             let name = info.task_name();
-            tasks.spawn(async move { (name, task.run().await) });
+            tasks.spawn(async move { (name, task.run(input).await) });
         }
     }
     drop(senders);

@@ -36,13 +36,3 @@ pub enum Message {
     Barrier(CheckpointBarrier),
     EndOfStream,
 }
-
-impl Message {
-    /// Bytes this message occupies in memory (what the `bytes in/out` metrics count).
-    pub fn size_bytes(&self) -> usize {
-        match self {
-            Message::Data(batch) => batch.get_array_memory_size(),
-            _ => std::mem::size_of::<Message>(),
-        }
-    }
-}

@@ -113,6 +113,10 @@ pub fn split_by_key(
     parallelism: u32,
     max_parallelism: u32,
 ) -> Result<Vec<(usize, RecordBatch)>> {
+    if parallelism == 1 {
+        // One target owns every key group: nothing to hash.
+        return Ok(vec![(0, batch.clone())]);
+    }
     let columns: Vec<ArrayRef> = key_columns
         .iter()
         .map(|&i| {
@@ -125,9 +129,6 @@ pub fn split_by_key(
         })
         .collect::<Result<_>>()?;
     let groups = key_groups(&columns, batch.num_rows(), max_parallelism)?;
-    if parallelism == 1 {
-        return Ok(vec![(0, batch.clone())]);
-    }
     let mut rows: Vec<Vec<u32>> = vec![Vec::new(); parallelism as usize];
     for (row, group) in groups.into_iter().enumerate() {
         rows[subtask_for_key_group(group, parallelism, max_parallelism) as usize].push(row as u32);

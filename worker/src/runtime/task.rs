@@ -41,7 +41,6 @@ pub enum TaskInput {
 pub struct StreamTask {
     pub name: String,
     pub chain: OperatorChain,
-    pub input: TaskInput,
     pub writers: Vec<RecordWriter>,
     pub cancel: watch::Receiver<bool>,
     /// The last watermark sent downstream (the chain's output watermark).
@@ -49,16 +48,10 @@ pub struct StreamTask {
 }
 
 impl StreamTask {
-    pub async fn run(mut self) -> Result<()> {
+    /// Runs the task to the end of its input.
+    pub async fn run(mut self, input: TaskInput) -> Result<()> {
         tracing::debug!(task = %self.name, "task starting");
         self.chain.open()?;
-        let input = std::mem::replace(
-            &mut self.input,
-            TaskInput::Channels {
-                gate: InputGate::new(Vec::new())?,
-                channel_inputs: Vec::new(),
-            },
-        );
         match input {
             TaskInput::Source { reader, watermarks } => self.run_source(reader, watermarks).await?,
             TaskInput::Channels {
