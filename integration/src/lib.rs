@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use sqlx::Connection;
 
+pub mod eddy_run;
 pub mod oracle;
 pub use process::EddyProcess;
 

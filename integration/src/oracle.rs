@@ -143,20 +143,14 @@ pub fn check_against_flink(query: &str, parallelisms: &[u32]) {
     for &parallelism in parallelisms {
         let dir = tempfile::tempdir().expect("temp dir");
         let output = dir.path().join("out");
-        let sql_file = dir.path().join(format!("{query}.sql"));
-        std::fs::write(&sql_file, query_sql(query, &input, &output).expect("query"))
-            .expect("write sql");
-        let run = Command::new(crate::eddy_bin())
-            .arg("run")
-            .arg(&sql_file)
-            .args(["--parallelism", &parallelism.to_string()])
-            .output()
-            .expect("run eddy");
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        assert!(
-            run.status.success(),
-            "{query} p={parallelism} failed: {stderr}"
+        let sql = query_sql(query, &input, &output).expect("query");
+        let run = crate::eddy_run::eddy_run(
+            dir.path(),
+            &sql,
+            &["--parallelism", &parallelism.to_string()],
         );
+        let stderr = run.stderr;
+        assert!(run.code == 0, "{query} p={parallelism} failed: {stderr}");
         assert!(
             stderr.contains("rows in"),
             "summary line on stderr: {stderr}"

@@ -2,24 +2,18 @@
 //! (Flink's `+I[…]` rows, with the subtask prefix at parallelism > 1), filesystem part
 //! files, and `'scan.rows-per-second'` throttling on any source.
 
-use std::process::Command;
 use std::time::Instant;
 
-use eddy_integration::eddy_bin;
+use eddy_integration::eddy_run::eddy_run;
 
 fn run(sql: &str, parallelism: u32) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("job.sql");
-    std::fs::write(&file, sql).unwrap();
-    let out = Command::new(eddy_bin())
-        .arg("run")
-        .arg(&file)
-        .args(["--parallelism", &parallelism.to_string()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    (out.status.code().unwrap_or(-1), stdout, stderr)
+    let r = eddy_run(
+        dir.path(),
+        sql,
+        &["--parallelism", &parallelism.to_string()],
+    );
+    (r.code, r.stdout, r.stderr)
 }
 
 #[test]

@@ -1,22 +1,12 @@
 //! `eddy run` on bad scripts: exit code 2 and a message that says what and where
 //! (file:line:column), never a panic.
 
-use std::process::Command;
-
-use eddy_integration::eddy_bin;
+use eddy_integration::eddy_run::eddy_run;
 
 fn run(sql: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("job.sql");
-    std::fs::write(&file, sql).unwrap();
-    let out = Command::new(eddy_bin())
-        .arg("run")
-        .arg(&file)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (out.status.code().unwrap_or(-1), stderr)
+    let r = eddy_run(dir.path(), sql, &[]);
+    (r.code, r.stderr)
 }
 
 const SOURCE: &str = "CREATE TABLE src (\n  a BIGINT,\n  b STRING\n) WITH (\n  'connector' = 'datagen',\n  'number-of-rows' = '10'\n);\n";

@@ -1,13 +1,8 @@
 //! SQL features beyond the oracle queries: expression computed columns (also as the
 //! watermark column), views, SET, and several INSERT INTO run as one job.
 
-use std::process::Command;
-
+use eddy_integration::eddy_run::eddy_run;
 use eddy_integration::oracle::collect_sorted;
-
-fn eddy_bin() -> std::path::PathBuf {
-    eddy_integration::eddy_bin()
-}
 
 fn rows(dir: &std::path::Path) -> Vec<String> {
     String::from_utf8(collect_sorted(dir).unwrap())
@@ -43,15 +38,9 @@ fn computed_columns_views_set_and_statement_sets() {
         a.display(),
         b.display()
     );
-    let file = dir.path().join("job.sql");
-    std::fs::write(&file, sql).unwrap();
-    let out = Command::new(eddy_bin())
-        .arg("run")
-        .arg(&file)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let run = eddy_run(dir.path(), &sql, &[]);
+    let stderr = run.stderr;
+    assert!(run.code == 0, "{stderr}");
     assert_eq!(rows(&a), vec!["1,12.5", "3,30.0"]);
     assert_eq!(
         rows(&b),
@@ -80,16 +69,9 @@ fn ingestion_time_case_and_set_from_the_command_line() {
         input.display(),
         out.display()
     );
-    let file = dir.path().join("job.sql");
-    std::fs::write(&file, sql).unwrap();
-    let run = Command::new(eddy_bin())
-        .arg("run")
-        .arg(&file)
-        .args(["--set", "parallelism.default=2"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{stderr}");
+    let run = eddy_run(dir.path(), &sql, &["--set", "parallelism.default=2"]);
+    let stderr = run.stderr;
+    assert!(run.code == 0, "{stderr}");
     // The arrival stamp is the wall clock at the source: later than 2020.
     assert_eq!(
         rows(&out),
@@ -114,15 +96,9 @@ fn proctime_column_and_processing_time_window() {
         out.display(),
         win.display()
     );
-    let file = dir.path().join("job.sql");
-    std::fs::write(&file, sql).unwrap();
-    let run = Command::new(eddy_bin())
-        .arg("run")
-        .arg(&file)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{stderr}");
+    let run = eddy_run(dir.path(), &sql, &[]);
+    let stderr = run.stderr;
+    assert!(run.code == 0, "{stderr}");
     assert_eq!(rows(&out), vec!["1,true", "2,true", "3,true"]);
     // Pending processing-time windows fire at the end of a bounded input: every row is
     // counted once (in one window, or two if the run straddles an hour boundary).

@@ -2,21 +2,11 @@
 //! with file and line by default, or are skipped and counted with
 //! 'json.ignore-parse-errors'; rows behind the watermark are dropped and counted.
 
-use std::process::Command;
-
-use eddy_integration::eddy_bin;
+use eddy_integration::eddy_run::eddy_run;
 
 fn run(dir: &std::path::Path, sql: &str) -> (i32, String) {
-    let file = dir.join("job.sql");
-    std::fs::write(&file, sql).unwrap();
-    let out = Command::new(eddy_bin())
-        .arg("run")
-        .arg(&file)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (out.status.code().unwrap_or(-1), stderr)
+    let r = eddy_run(dir, sql, &[]);
+    (r.code, r.stderr)
 }
 
 fn script(input: &std::path::Path, output: &std::path::Path, extra: &str) -> String {
@@ -98,16 +88,9 @@ fn state_beyond_the_managed_memory_fails_the_job_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let sql =
         eddy_integration::oracle::query_sql("hop_count", &input, &dir.path().join("out")).unwrap();
-    let file = dir.path().join("job.sql");
-    std::fs::write(&file, sql).unwrap();
-    let out = Command::new(eddy_bin())
-        .arg("run")
-        .arg(&file)
-        .args(["--managed-memory", "256KiB"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let run = eddy_run(dir.path(), &sql, &["--managed-memory", "256KiB"]);
+    let stderr = run.stderr;
+    assert_eq!(Some(run.code), Some(1), "{stderr}");
     assert!(stderr.contains("managed memory exhausted"), "{stderr}");
     assert!(
         stderr.contains("262144 bytes"),

@@ -6,29 +6,19 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
-use eddy_integration::eddy_bin;
+use eddy_integration::eddy_run::eddy_run;
 use eddy_integration::oracle::{bids_input, oracle_dir};
 
 /// Runs a script; returns (exit code, stdout, stderr).
 fn run(sql: &str, parallelism: u32) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("job.sql");
-    std::fs::write(&file, sql).unwrap();
-    let out = Command::new(eddy_bin())
-        .arg("run")
-        .arg(&file)
-        .args(["--parallelism", &parallelism.to_string()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr,
-    )
+    let r = eddy_run(
+        dir.path(),
+        sql,
+        &["--parallelism", &parallelism.to_string()],
+    );
+    (r.code, r.stdout, r.stderr)
 }
 
 /// Three files, read in order by one source subtask: three batches.

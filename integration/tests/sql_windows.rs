@@ -5,9 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
-use eddy_integration::eddy_bin;
+use eddy_integration::eddy_run::eddy_run;
 use eddy_integration::oracle::{check_against_flink, collect_sorted};
 
 #[test]
@@ -50,25 +49,20 @@ fn legacy_session() {
 fn run(sql: &str, input: &Path, parallelism: u32) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out");
-    let file = dir.path().join("job.sql");
     let sql = sql
         .replace("${INPUT}", &input.display().to_string())
         .replace("${OUTPUT}", &output.display().to_string());
-    std::fs::write(&file, sql).unwrap();
-    let out = Command::new(eddy_bin())
-        .arg("run")
-        .arg(&file)
-        .args(["--parallelism", &parallelism.to_string()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let r = eddy_run(
+        dir.path(),
+        &sql,
+        &["--parallelism", &parallelism.to_string()],
+    );
     let rows = if output.exists() {
         String::from_utf8(collect_sorted(&output).unwrap()).unwrap()
     } else {
         String::new()
     };
-    (out.status.code().unwrap_or(-1), stderr, rows)
+    (r.code, r.stderr, rows)
 }
 
 const EVENTS: i64 = 500;
