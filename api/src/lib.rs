@@ -2,12 +2,14 @@
 //!
 //! - [`rest`]: the JSON bodies of the public REST API (`/api/v1`), wasm-safe so the
 //!   dashboard deserializes exactly what users get.
+//! - [`jobs`]: the JSON bodies of the jobs routes.
 //! - [`error`]: the error body and the error codes of the REST API.
 //! - [`rpc`] (feature `rpc`): the tonic services between master, workers and masters.
 //!
 //! This crate depends on nothing else of Eddy's.
 
 pub mod error;
+pub mod jobs;
 pub mod rest;
 
 #[cfg(feature = "rpc")]

@@ -131,6 +131,12 @@ pub enum Event {
         leader_id: Option<u64>,
         term: u64,
     },
+    /// A job changed status (also on each new attempt).
+    JobStatusChanged {
+        job_id: String,
+        status: crate::jobs::JobStatus,
+        attempt: u32,
+    },
 }
 
 impl Event {
@@ -141,6 +147,7 @@ impl Event {
             Event::WorkerLost { .. } => "worker_lost",
             Event::SlotsChanged { .. } => "slots_changed",
             Event::LeaderChanged { .. } => "leader_changed",
+            Event::JobStatusChanged { .. } => "job_status_changed",
         }
     }
 }

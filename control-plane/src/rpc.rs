@@ -39,6 +39,9 @@ impl ResourceManager for ResourceManagerService {
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
         let known = self.registry.heartbeat(request.into_inner());
-        Ok(Response::new(HeartbeatResponse { known }))
+        Ok(Response::new(HeartbeatResponse {
+            known,
+            cancel: Vec::new(),
+        }))
     }
 }

@@ -76,6 +76,11 @@ pub fn describe_event(event: &Event) -> String {
             leader_id: None,
             term,
         } => format!("no leader (term {term})"),
+        Event::JobStatusChanged {
+            job_id,
+            status,
+            attempt,
+        } => format!("job {job_id} is {status} (attempt {attempt})"),
     }
 }
 

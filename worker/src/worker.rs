@@ -228,6 +228,7 @@ impl MasterSession {
             let req = HeartbeatRequest {
                 worker_id: self.id.clone(),
                 slot_report: Some(self.slots.report()),
+                subtasks: Vec::new(),
             };
             match self.master.heartbeat(req).await {
                 Ok(resp) if resp.get_ref().known => last_ok = Instant::now(),
