@@ -7,6 +7,7 @@
 //! master only through the RPC contract in `eddy-api`.
 
 pub mod connectors;
+pub mod exchange;
 pub mod graph;
 pub mod key_groups;
 pub mod operators;

@@ -44,6 +44,9 @@ pub enum RuntimeError {
     ChannelClosed(String),
     #[error("job cancelled")]
     Cancelled,
+    /// The data exchange with another worker failed (see `exchange::ExchangeError`).
+    #[error("exchange: {0}")]
+    Exchange(String),
     #[error("task {task} failed: {message}")]
     Task { task: String, message: String },
 }
