@@ -35,6 +35,68 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Run a Flink SQL file to completion in a local mini-cluster (the cluster's runtime).
     Run(RunArgs),
+    /// Submit, list, show and cancel jobs on a running master (its REST API).
+    Job(JobArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    #[command(subcommand)]
+    pub command: JobCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Submit a Flink SQL file as a job; prints its id and summary.
+    Submit(JobSubmitArgs),
+    /// The master's jobs, newest first.
+    List(MasterClientFlags),
+    /// One job: its fields, vertices, subtasks, exceptions and status history.
+    Show(JobIdArgs),
+    /// Cancel a job; prints the status it moved to.
+    Cancel(JobIdArgs),
+}
+
+/// How a job command reaches the master and prints its answer.
+#[derive(Debug, Args, Clone)]
+pub struct MasterClientFlags {
+    /// URL of the master's REST API.
+    #[arg(long, env = "EDDY_MASTER", default_value = "http://127.0.0.1:8081")]
+    pub master: String,
+    /// Print the master's JSON answer (pretty-printed) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct JobSubmitArgs {
+    /// The SQL file: CREATE TABLE/VIEW, SET, and one or more INSERT INTO (one job).
+    pub file: PathBuf,
+    /// Default parallelism of every operator (default: the master's, 1).
+    #[arg(long, short = 'p', env = "EDDY_PARALLELISM", value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallelism: Option<u32>,
+    /// The job's name (default: the file name without its extension).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Checkpoint interval, e.g. 10s (default: no checkpoints).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub checkpoint_interval: Option<Duration>,
+    /// State backend (default: hashmap).
+    #[arg(long, value_parser = ["hashmap", "rocksdb"])]
+    pub state_backend: Option<String>,
+    /// Restart strategy with Flink's default settings (default: exponential-delay).
+    #[arg(long, value_parser = ["none", "fixed-delay", "exponential-delay"])]
+    pub restart_strategy: Option<String>,
+    #[command(flatten)]
+    pub client: MasterClientFlags,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct JobIdArgs {
+    /// The job's id.
+    pub id: String,
+    #[command(flatten)]
+    pub client: MasterClientFlags,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -146,6 +208,76 @@ mod tests {
         assert_eq!(parse_size("1KiB"), Ok(1024));
         assert_eq!(parse_size("2 MB"), Ok(2_000_000));
         assert!(parse_size("lots").is_err());
+    }
+
+    /// The arguments of `eddy job submit …`.
+    fn parse_submit(argv: &[&str]) -> JobSubmitArgs {
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string());
+        let Ok(Cli {
+            command:
+                Command::Job(JobArgs {
+                    command: JobCommand::Submit(args),
+                }),
+            ..
+        }) = cli
+        else {
+            panic!("not a job submit: {cli:?}");
+        };
+        args
+    }
+
+    #[test]
+    fn job_submit_parses() {
+        let args = parse_submit(&[
+            "eddy",
+            "job",
+            "submit",
+            "f.sql",
+            "--master",
+            "http://x:1",
+            "-p",
+            "3",
+            "--json",
+        ]);
+        assert_eq!(args.file, PathBuf::from("f.sql"));
+        assert_eq!(args.parallelism, Some(3));
+        assert_eq!(args.client.master, "http://x:1");
+        assert!(args.client.json);
+        assert_eq!(args.checkpoint_interval, None);
+    }
+
+    #[test]
+    fn job_flags_parse() {
+        let args = parse_submit(&[
+            "eddy",
+            "job",
+            "submit",
+            "q.sql",
+            "--checkpoint-interval",
+            "1m 30s",
+            "--state-backend",
+            "rocksdb",
+            "--restart-strategy",
+            "fixed-delay",
+            "--name",
+            "bids",
+        ]);
+        assert_eq!(args.checkpoint_interval, Some(Duration::from_secs(90)));
+        assert_eq!(args.state_backend.as_deref(), Some("rocksdb"));
+        assert_eq!(args.restart_strategy.as_deref(), Some("fixed-delay"));
+        assert_eq!(args.name.as_deref(), Some("bids"));
+        for bad in [
+            ["--state-backend", "memory"],
+            ["--restart-strategy", "always"],
+        ] {
+            let argv = ["eddy", "job", "submit", "q.sql", bad[0], bad[1]];
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?} accepted");
+        }
+        for sub in ["show", "cancel"] {
+            let cli = Cli::try_parse_from(["eddy", "job", sub, "abc", "--json"]);
+            assert!(cli.is_ok(), "{sub}: {cli:?}");
+        }
+        assert!(Cli::try_parse_from(["eddy", "job", "list", "--master", "http://m/"]).is_ok());
     }
 
     #[test]

@@ -3,6 +3,10 @@
 
 mod cli;
 mod config_file;
+mod job_cli;
+mod job_client;
+mod job_table;
+mod json_pretty;
 mod run;
 mod sql_planner;
 
@@ -48,10 +52,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Command::Run(args) = cli.command {
-        return runtime.block_on(run::run(args));
-    }
-    match runtime.block_on(run(cli.command)) {
+    let command = match cli.command {
+        Command::Run(args) => return runtime.block_on(run::run(args)),
+        Command::Job(args) => return runtime.block_on(job_cli::run_job_command(args)),
+        server => server,
+    };
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -99,7 +105,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             master.run(shutdown_signal()).await?;
             Ok(())
         }
-        Command::Run(_) => anyhow::bail!("`eddy run` is handled before this point"),
+        Command::Run(_) | Command::Job(_) => {
+            anyhow::bail!("`eddy run` and `eddy job` are handled before this point")
+        }
         Command::Worker(args) => {
             let config = worker_config(
                 args.master,
