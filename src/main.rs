@@ -161,6 +161,7 @@ fn worker_config(
         managed_memory_bytes,
         heartbeat_interval,
         heartbeat_timeout,
+        planner: Some(std::sync::Arc::new(sql_planner::EddySqlPlanner)),
     }
 }
 

@@ -1,10 +1,14 @@
-//! The SQL planner the binary hands to the master: `eddy-sql` plans a script onto the
-//! worker's graph, which is chained and described for the REST API.
+//! The SQL planner the binary hands to the master and to workers: `eddy-sql` plans a
+//! script onto the worker's graph, chained (and described for the REST API). Master and
+//! workers plan the same script with the same inputs, so they get the same graph.
 
 use eddy_api::error::{ErrorBody, codes};
 use eddy_control_plane::sql::{PlanFuture, SqlPlanner};
+use std::collections::BTreeMap;
+
 use eddy_sql::{PlanOptions, plan_script};
 use eddy_worker::graph::JobGraph;
+use eddy_worker::task_executor::JobPlanner;
 
 #[derive(Debug)]
 pub struct EddySqlPlanner;
@@ -25,6 +29,25 @@ impl SqlPlanner for EddySqlPlanner {
             let graph = JobGraph::from_stream_graph(planned.graph)
                 .map_err(|e| ErrorBody::new(codes::INVALID_SQL, e.to_string()))?;
             Ok(graph.describe())
+        })
+    }
+}
+
+impl JobPlanner for EddySqlPlanner {
+    fn plan(
+        &self,
+        sql: String,
+        parallelism: u32,
+        settings: BTreeMap<String, String>,
+    ) -> eddy_worker::task_executor::PlanFuture {
+        Box::pin(async move {
+            let options = PlanOptions {
+                parallelism,
+                settings,
+                ..PlanOptions::default()
+            };
+            let planned = plan_script(&sql, &options).await.map_err(|e| e.message)?;
+            JobGraph::from_stream_graph(planned.graph).map_err(|e| e.to_string())
         })
     }
 }

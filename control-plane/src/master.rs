@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eddy_api::rest::Event;
+use eddy_api::rpc::job_master_server::JobMasterServer;
 use eddy_api::rpc::raft_service_server::RaftServiceServer;
 use eddy_api::rpc::resource_manager_server::ResourceManagerServer;
 use tokio::net::TcpListener;
@@ -17,7 +18,7 @@ use crate::http::{self, AppState};
 use crate::raft::service::RaftServiceImpl;
 use crate::raft::{RaftError, RaftNode};
 use crate::registry::WorkerRegistry;
-use crate::rpc::ResourceManagerService;
+use crate::rpc::{JobMasterService, ResourceManagerService};
 use crate::store::{Store, StoreError};
 
 /// How long a stopping master waits for open connections (e.g. event streams).
@@ -54,6 +55,8 @@ pub enum MasterError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Raft(#[from] RaftError),
+    #[error("recovering jobs: {0}")]
+    Jobs(#[from] crate::jobs::JobError),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
@@ -108,7 +111,19 @@ impl Master {
             config.heartbeat_interval,
             config.heartbeat_timeout,
         );
+        let jobs = crate::jobs::JobManager::new(
+            store.clone(),
+            raft.clone(),
+            registry.clone(),
+            events.clone(),
+            config.sql.clone(),
+        );
+        let recovered = jobs.recover().await?;
+        if recovered > 0 {
+            tracing::info!(jobs = recovered, "recovered unfinished jobs");
+        }
         let state = AppState {
+            jobs,
             registry,
             raft: raft.clone(),
             store,
@@ -155,6 +170,11 @@ impl Master {
         let registry = Arc::clone(&state.registry);
         tasks.spawn(async move {
             registry.run_expiry().await;
+            Ok(())
+        });
+        let jobs = state.jobs.clone();
+        tasks.spawn(async move {
+            jobs.run_events().await;
             Ok(())
         });
         tasks.spawn(publish_leader_changes(
@@ -215,6 +235,10 @@ async fn publish_leader_changes(
 fn grpc_routes(state: &AppState) -> axum::Router {
     tonic::service::Routes::new(ResourceManagerServer::new(ResourceManagerService::new(
         Arc::clone(&state.registry),
+        state.jobs.clone(),
+    )))
+    .add_service(JobMasterServer::new(JobMasterService::new(
+        state.jobs.clone(),
     )))
     .add_service(RaftServiceServer::new(RaftServiceImpl::new(
         state.raft.raft.clone(),

@@ -277,6 +277,19 @@ impl WorkerRegistry {
         }
     }
 
+    /// Active workers as (id, RPC address, slot count), ordered by id (the scheduler's
+    /// view; the master tracks which slots it reserved).
+    pub fn active_workers(&self) -> Vec<(String, String, u32)> {
+        let workers = self.lock();
+        let mut list: Vec<(String, String, u32)> = workers
+            .iter()
+            .filter(|(_, w)| w.state == WorkerState::Active)
+            .map(|(id, w)| (id.clone(), w.address.clone(), w.slots.len() as u32))
+            .collect();
+        list.sort();
+        list
+    }
+
     /// Workers for `GET /api/v1/workers`: active ones first, then the lost, each
     /// group by registration time.
     pub fn workers(&self) -> Vec<WorkerInfo> {

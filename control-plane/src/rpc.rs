@@ -1,22 +1,28 @@
-//! The master's side of the worker protocol: the `ResourceManager` gRPC service.
+//! The master's side of the worker protocol: the `ResourceManager` gRPC service
+//! (registration, heartbeats with slot and subtask reports) and the `JobMaster` service
+//! (subtask state changes).
 
 use std::sync::Arc;
 
+use eddy_api::rpc::job_master_server::JobMaster;
 use eddy_api::rpc::resource_manager_server::ResourceManager;
 use eddy_api::rpc::{
     HeartbeatRequest, HeartbeatResponse, RegisterWorkerRequest, RegisterWorkerResponse,
+    TaskExecutionState, TaskExecutionStateAck,
 };
 use tonic::{Request, Response, Status};
 
+use crate::jobs::JobManager;
 use crate::registry::{RegistryError, WorkerRegistry};
 
 pub struct ResourceManagerService {
     registry: Arc<WorkerRegistry>,
+    jobs: JobManager,
 }
 
 impl ResourceManagerService {
-    pub fn new(registry: Arc<WorkerRegistry>) -> Self {
-        Self { registry }
+    pub fn new(registry: Arc<WorkerRegistry>, jobs: JobManager) -> Self {
+        Self { registry, jobs }
     }
 }
 
@@ -38,10 +44,37 @@ impl ResourceManager for ResourceManagerService {
         &self,
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
-        let known = self.registry.heartbeat(request.into_inner());
-        Ok(Response::new(HeartbeatResponse {
-            known,
-            cancel: Vec::new(),
-        }))
+        let mut request = request.into_inner();
+        let subtasks = std::mem::take(&mut request.subtasks);
+        let worker_id = request.worker_id.clone();
+        let known = self.registry.heartbeat(request);
+        let cancel = if known {
+            self.jobs.on_heartbeat(&worker_id, &subtasks)
+        } else {
+            Vec::new()
+        };
+        Ok(Response::new(HeartbeatResponse { known, cancel }))
+    }
+}
+
+/// The `JobMaster` gRPC service: workers report subtask state changes as they happen.
+pub struct JobMasterService {
+    jobs: JobManager,
+}
+
+impl JobMasterService {
+    pub fn new(jobs: JobManager) -> Self {
+        Self { jobs }
+    }
+}
+
+#[tonic::async_trait]
+impl JobMaster for JobMasterService {
+    async fn update_task_execution_state(
+        &self,
+        request: Request<TaskExecutionState>,
+    ) -> Result<Response<TaskExecutionStateAck>, Status> {
+        let known = self.jobs.on_task_state(request.into_inner());
+        Ok(Response::new(TaskExecutionStateAck { known }))
     }
 }

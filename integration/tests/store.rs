@@ -1,7 +1,9 @@
 //! The catalog store on both databases: one schema, one suite. SQLite in a temp dir,
 //! Postgres in a fresh database of the test server that `make test` starts.
 
-use eddy_control_plane::store::{ClusterEventRow, JobRow, Store, StoreError, StoreKind, WorkerRow};
+use eddy_control_plane::store::{
+    ClusterEventRow, JobExceptionRow, JobRow, Store, StoreError, StoreKind, WorkerRow,
+};
 use eddy_integration::create_postgres_database;
 
 async fn sqlite() -> anyhow::Result<(Store, tempfile::TempDir)> {
@@ -160,6 +162,7 @@ fn job(id: &str, start_time_ms: u64) -> JobRow {
         status: "CREATED".into(),
         attempt: 0,
         graph_json: r#"{"vertices":[],"edges":[]}"#.into(),
+        options_json: r#"{"state_backend":"hashmap"}"#.into(),
         start_time_ms,
         end_time_ms: None,
     }
@@ -216,6 +219,37 @@ async fn jobs_and_their_history(store: &Store) -> anyhow::Result<()> {
             ("FINISHED".to_string(), 130, String::new()),
         ]
     );
+    assert_eq!(j1.options_json, job("j1", 0).options_json);
+    let unfinished: Vec<String> = store
+        .unfinished_jobs()
+        .await?
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(unfinished, ["j2"], "j1 finished");
+    // Exceptions: kept per job, oldest first, with where they happened.
+    let failure = JobExceptionRow {
+        attempt: 1,
+        at_ms: 115,
+        message: "worker lost".into(),
+        worker_id: Some("w1".into()),
+        vertex: Some(0),
+        subtask: Some(1),
+        task: Some("Source: src (2/2)".into()),
+    };
+    store.insert_job_exception(1, "j1", &failure).await?;
+    let second = JobExceptionRow {
+        attempt: 2,
+        at_ms: 116,
+        worker_id: None,
+        vertex: None,
+        subtask: None,
+        task: None,
+        ..failure.clone()
+    };
+    store.insert_job_exception(1, "j1", &second).await?;
+    assert_eq!(store.job_exceptions("j1").await?, vec![failure, second]);
+    assert!(store.job_exceptions("j2").await?.is_empty());
     // A stale leader cannot move a job.
     store.upsert_worker(5, &worker("w1", 1)).await?;
     assert!(matches!(

@@ -14,6 +14,7 @@ pub mod operators;
 pub mod runtime;
 pub mod slots;
 pub mod state;
+pub mod task_executor;
 pub mod time;
 pub mod worker;
 

@@ -2,9 +2,11 @@
 //! worker's managed memory, free or allocated to one job's subtasks (slot sharing:
 //! subtask i of every operator of a slot sharing group lives in the same slot).
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use eddy_api::rpc::{SlotReport, SlotStatus};
+
+use crate::state::memory::MemoryBudget;
 
 /// Slots one worker may offer.
 pub const MAX_SLOTS: u32 = 1024;
@@ -12,13 +14,14 @@ pub const MAX_SLOTS: u32 = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Allocation {
     job_id: String,
+    attempt: u32,
     subtasks: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
 struct Slot {
-    managed_memory_bytes: u64,
-    managed_memory_used_bytes: u64,
+    /// The slot's managed memory: every state backend of its subtasks charges it.
+    memory: Arc<MemoryBudget>,
     allocation: Option<Allocation>,
 }
 
@@ -45,14 +48,16 @@ impl SlotTable {
         if count == 0 || count > MAX_SLOTS {
             return Err(SlotError::Count(count));
         }
-        let per_slot = managed_memory_bytes / u64::from(count);
-        let slot = Slot {
-            managed_memory_bytes: per_slot,
-            managed_memory_used_bytes: 0,
-            allocation: None,
-        };
+        let per_slot =
+            usize::try_from(managed_memory_bytes / u64::from(count)).unwrap_or(usize::MAX);
+        let slots = (0..count)
+            .map(|_| Slot {
+                memory: MemoryBudget::new(per_slot),
+                allocation: None,
+            })
+            .collect();
         Ok(SlotTable {
-            slots: Mutex::new(vec![slot; count as usize]),
+            slots: Mutex::new(slots),
         })
     }
 
@@ -70,18 +75,23 @@ impl SlotTable {
         self.lock().is_empty()
     }
 
-    /// Allocates a free slot to `job_id` for `subtasks`.
+    /// Allocates a slot to one attempt of `job_id` for `subtasks`, and returns its
+    /// managed memory. A slot held by an earlier attempt of the same job (still
+    /// cancelling) is taken over.
     pub fn allocate(
         &self,
         index: u32,
         job_id: &str,
+        attempt: u32,
         subtasks: Vec<String>,
-    ) -> Result<(), SlotError> {
+    ) -> Result<Arc<MemoryBudget>, SlotError> {
         let mut slots = self.lock();
         let slot = slots
             .get_mut(index as usize)
             .ok_or(SlotError::NoSuchSlot(index))?;
-        if let Some(a) = &slot.allocation {
+        if let Some(a) = &slot.allocation
+            && !(a.job_id == job_id && a.attempt < attempt)
+        {
             return Err(SlotError::Occupied {
                 index,
                 job_id: a.job_id.clone(),
@@ -89,19 +99,26 @@ impl SlotTable {
         }
         slot.allocation = Some(Allocation {
             job_id: job_id.to_string(),
+            attempt,
             subtasks,
         });
-        Ok(())
+        Ok(slot.memory.clone())
     }
 
-    /// Frees a slot; freeing a free slot is a no-op.
-    pub fn free(&self, index: u32) -> Result<(), SlotError> {
+    /// Frees a slot if one attempt of a job holds it (not a later attempt that took
+    /// it over); freeing a free slot is a no-op.
+    pub fn free(&self, index: u32, job_id: &str, attempt: u32) -> Result<(), SlotError> {
         let mut slots = self.lock();
         let slot = slots
             .get_mut(index as usize)
             .ok_or(SlotError::NoSuchSlot(index))?;
-        slot.allocation = None;
-        slot.managed_memory_used_bytes = 0;
+        if slot
+            .allocation
+            .as_ref()
+            .is_some_and(|a| a.job_id == job_id && a.attempt == attempt)
+        {
+            slot.allocation = None;
+        }
         Ok(())
     }
 
@@ -124,8 +141,8 @@ impl SlotTable {
                     .as_ref()
                     .map(|a| a.subtasks.clone())
                     .unwrap_or_default(),
-                managed_memory_bytes: s.managed_memory_bytes,
-                managed_memory_used_bytes: s.managed_memory_used_bytes,
+                managed_memory_bytes: s.memory.budget() as u64,
+                managed_memory_used_bytes: s.memory.used() as u64,
             })
             .collect();
         SlotReport { slots }
@@ -164,22 +181,30 @@ mod tests {
     #[test]
     fn allocate_and_free() {
         let t = SlotTable::new(2, 100).expect("table");
-        t.allocate(1, "job-a", vec!["Source: bid (1/1)".into()])
+        let memory = t
+            .allocate(1, "job-a", 1, vec!["Source: bid (1/1)".into()])
             .expect("allocate");
+        assert_eq!(memory.budget(), 50);
+        memory.reserve(20).expect("within the slot's budget");
+        assert_eq!(t.report().slots[1].managed_memory_used_bytes, 20);
         assert_eq!(
-            t.allocate(1, "job-b", vec![]),
-            Err(SlotError::Occupied {
+            t.allocate(1, "job-b", 1, vec![]).err(),
+            Some(SlotError::Occupied {
                 index: 1,
                 job_id: "job-a".into()
             })
         );
         assert_eq!(
-            t.allocate(7, "job-b", vec![]),
-            Err(SlotError::NoSuchSlot(7))
+            t.allocate(7, "job-b", 1, vec![]).err(),
+            Some(SlotError::NoSuchSlot(7))
         );
         let r = t.report();
         assert!(r.slots[1].allocated && r.slots[1].job_id == "job-a" && !r.slots[0].allocated);
-        t.free(1).expect("free");
+        // A later attempt of the same job takes the slot over; the old one's free is a no-op.
+        t.allocate(1, "job-a", 2, vec![]).expect("take over");
+        t.free(1, "job-a", 1).expect("free");
+        assert!(t.report().slots[1].allocated);
+        t.free(1, "job-a", 2).expect("free");
         assert!(!t.report().slots[1].allocated);
     }
 }

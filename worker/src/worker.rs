@@ -8,12 +8,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use eddy_api::rpc::job_master_client::JobMasterClient;
 use eddy_api::rpc::resource_manager_client::ResourceManagerClient;
+use eddy_api::rpc::task_executor_server::TaskExecutorServer;
 use eddy_api::rpc::{HeartbeatRequest, RegisterWorkerRequest};
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::exchange::{ExchangeClient, ExchangeServer};
 use crate::slots::{SlotError, SlotTable};
+use crate::task_executor::attempts::Attempts;
+use crate::task_executor::{JobPlanner, MasterReporter, TaskExecutorService};
 
 /// Give up registering after this long (Flink: taskmanager.registration.timeout).
 pub const REGISTRATION_TIMEOUT: Duration = Duration::from_secs(300);
@@ -24,6 +29,10 @@ pub const REGISTRATION_BACKOFF_MAX: Duration = Duration::from_secs(5);
 pub const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound for the heartbeat interval the master may ask for.
 pub const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Concurrent HTTP/2 streams the worker's RPC server accepts per connection: every
+/// exchange channel from another worker is one stream.
+pub const MAX_CONCURRENT_STREAMS: u32 = 16_384;
 
 /// Everything a worker needs to start.
 #[derive(Debug, Clone)]
@@ -40,6 +49,8 @@ pub struct WorkerConfig {
     /// Without a successful heartbeat for this long the worker considers the master
     /// lost and registers again; `None` = the master's heartbeat timeout.
     pub heartbeat_timeout: Option<Duration>,
+    /// Plans the SQL of deployed jobs (injected by the binary; none: deployments fail).
+    pub planner: Option<Arc<dyn JobPlanner>>,
 }
 
 /// Heartbeat timing agreed at registration.
@@ -76,6 +87,7 @@ pub enum WorkerError {
 pub struct Worker {
     listener: TcpListener,
     session: MasterSession,
+    task_executor: TaskExecutorService,
 }
 
 /// The worker's relationship with the master: registration and heartbeats.
@@ -84,6 +96,7 @@ struct MasterSession {
     config: WorkerConfig,
     address: SocketAddr,
     slots: Arc<SlotTable>,
+    attempts: Arc<Attempts>,
     master: ResourceManagerClient<Channel>,
 }
 
@@ -98,7 +111,8 @@ impl Worker {
             })?
             .connect_timeout(RPC_TIMEOUT)
             .timeout(RPC_TIMEOUT);
-        let master = ResourceManagerClient::new(endpoint.connect_lazy());
+        let channel = endpoint.connect_lazy();
+        let master = ResourceManagerClient::new(channel.clone());
         let listener = TcpListener::bind(config.rpc)
             .await
             .map_err(|source| WorkerError::Bind {
@@ -110,6 +124,19 @@ impl Worker {
             source,
         })?;
         let id = format!("worker-{}", uuid::Uuid::new_v4().simple());
+        let attempts = Arc::new(Attempts::default());
+        let task_executor = TaskExecutorService {
+            worker_id: id.clone(),
+            planner: config.planner.clone(),
+            slots: slots.clone(),
+            attempts: attempts.clone(),
+            exchange_server: ExchangeServer::new(),
+            exchange_client: ExchangeClient::new(),
+            reporter: MasterReporter {
+                worker_id: id.clone(),
+                client: JobMasterClient::new(channel),
+            },
+        };
         Ok(Worker {
             listener,
             session: MasterSession {
@@ -117,8 +144,10 @@ impl Worker {
                 config,
                 address,
                 slots,
+                attempts,
                 master,
             },
+            task_executor,
         })
     }
 
@@ -139,14 +168,19 @@ impl Worker {
         let Worker {
             listener,
             mut session,
+            task_executor,
         } = self;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter
             .set_service_status("", tonic_health::ServingStatus::Serving)
             .await;
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let exchange = task_executor.exchange_server.service();
         let server = tonic::transport::Server::builder()
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
             .add_service(health_service)
+            .add_service(TaskExecutorServer::new(task_executor))
+            .add_service(exchange)
             .serve_with_incoming(incoming);
         let id = session.id.clone();
         tokio::select! {
@@ -228,10 +262,16 @@ impl MasterSession {
             let req = HeartbeatRequest {
                 worker_id: self.id.clone(),
                 slot_report: Some(self.slots.report()),
-                subtasks: Vec::new(),
+                subtasks: self.attempts.reports(),
             };
             match self.master.heartbeat(req).await {
-                Ok(resp) if resp.get_ref().known => last_ok = Instant::now(),
+                Ok(resp) if resp.get_ref().known => {
+                    last_ok = Instant::now();
+                    for c in &resp.get_ref().cancel {
+                        tracing::info!(worker_id = %self.id, job_id = %c.job_id, attempt = c.attempt, "the master no longer runs this attempt; cancelling it");
+                        self.attempts.cancel_up_to(&c.job_id, c.attempt);
+                    }
+                }
                 Ok(_) => {
                     tracing::warn!(worker_id = %self.id, "the master no longer knows this worker; registering again");
                     return;

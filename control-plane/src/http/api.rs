@@ -24,9 +24,7 @@ pub async fn overview(State(state): State<AppState>) -> Json<Overview> {
 }
 
 fn current_overview(state: &AppState) -> Overview {
-    // Jobs do not exist yet (the scheduler comes with the cluster issue): none run.
-    let jobs_running = 0;
-    state.registry.overview(jobs_running)
+    state.registry.overview(state.jobs.running_count())
 }
 
 /// Prometheus metrics of this master (text exposition format).

@@ -4,6 +4,7 @@
 
 mod api;
 pub(crate) mod events;
+mod jobs;
 mod sql;
 mod ui;
 
@@ -28,6 +29,7 @@ pub use events::EVENT_BUFFER;
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
+    pub jobs: crate::jobs::JobManager,
     pub registry: Arc<WorkerRegistry>,
     pub raft: RaftNode,
     pub store: Store,
@@ -52,6 +54,9 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::workers))
         .routes(routes!(api::cluster))
         .routes(routes!(sql::validate))
+        .routes(routes!(jobs::submit, jobs::list))
+        .routes(routes!(jobs::details))
+        .routes(routes!(jobs::cancel))
         .routes(routes!(events::events))
         .routes(routes!(api::openapi_json))
         .split_for_parts()

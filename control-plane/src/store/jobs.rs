@@ -22,8 +22,25 @@ pub struct JobRow {
     pub attempt: u32,
     /// The planned job graph as JSON.
     pub graph_json: String,
+    /// The request's options as JSON (checkpoint interval, state backend, restart strategy).
+    pub options_json: String,
     pub start_time_ms: u64,
     pub end_time_ms: Option<u64>,
+}
+
+/// Upper bound of exceptions served per job (the newest).
+pub const MAX_EXCEPTIONS_LISTED: u32 = 100;
+
+/// One failure of a job's attempt, as recorded in `job_exceptions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobExceptionRow {
+    pub attempt: u32,
+    pub at_ms: u64,
+    pub message: String,
+    pub worker_id: Option<String>,
+    pub vertex: Option<u32>,
+    pub subtask: Option<u32>,
+    pub task: Option<String>,
 }
 
 /// One status change of a job.
@@ -38,7 +55,7 @@ pub struct JobStatusChange {
 macro_rules! select_jobs {
     ($tail:literal) => {
         concat!(
-            "SELECT id, name, sql_text, parallelism, status, attempt, graph_json, start_time_ms, end_time_ms FROM jobs ",
+            "SELECT id, name, sql_text, parallelism, status, attempt, graph_json, options_json, start_time_ms, end_time_ms FROM jobs ",
             $tail
         )
     };
@@ -49,8 +66,8 @@ impl Store {
     pub async fn insert_job(&self, term: u64, job: &JobRow) -> Result<(), StoreError> {
         let mut tx = self.begin_fenced(term).await?;
         sqlx::query(
-            "INSERT INTO jobs (id, name, sql_text, parallelism, status, attempt, graph_json, start_time_ms, \
-             end_time_ms, written_term) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO jobs (id, name, sql_text, parallelism, status, attempt, graph_json, options_json, \
+             start_time_ms, end_time_ms, written_term) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&job.id)
         .bind(&job.name)
@@ -59,6 +76,7 @@ impl Store {
         .bind(&job.status)
         .bind(i64::from(job.attempt))
         .bind(&job.graph_json)
+        .bind(&job.options_json)
         .bind(to_i64(job.start_time_ms))
         .bind(job.end_time_ms.map(to_i64))
         .bind(to_i64(term))
@@ -110,6 +128,76 @@ impl Store {
         rows.iter().map(job_row).collect()
     }
 
+    /// Jobs not in a terminal status (to recover after a master restart), oldest first.
+    pub async fn unfinished_jobs(&self) -> Result<Vec<JobRow>, StoreError> {
+        let rows = sqlx::query(select_jobs!(
+            "WHERE status NOT IN ('FINISHED', 'FAILED', 'CANCELED') ORDER BY start_time_ms, id LIMIT $1"
+        ))
+        .bind(i64::from(MAX_JOBS_LISTED))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(job_row).collect()
+    }
+
+    /// Records the failure of one attempt.
+    pub async fn insert_job_exception(
+        &self,
+        term: u64,
+        job_id: &str,
+        e: &JobExceptionRow,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_fenced(term).await?;
+        sqlx::query(
+            "INSERT INTO job_exceptions (job_id, attempt, at_ms, message, worker_id, vertex, subtask, task, \
+             written_term) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(job_id)
+        .bind(i64::from(e.attempt))
+        .bind(to_i64(e.at_ms))
+        .bind(&e.message)
+        .bind(e.worker_id.as_deref())
+        .bind(e.vertex.map(i64::from))
+        .bind(e.subtask.map(i64::from))
+        .bind(e.task.as_deref())
+        .bind(to_i64(term))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest [`MAX_EXCEPTIONS_LISTED`] exceptions of a job, oldest first.
+    pub async fn job_exceptions(&self, job_id: &str) -> Result<Vec<JobExceptionRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT attempt, at_ms, message, worker_id, vertex, subtask, task FROM job_exceptions \
+             WHERE job_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(job_id)
+        .bind(i64::from(MAX_EXCEPTIONS_LISTED))
+        .fetch_all(self.pool())
+        .await?;
+        let mut list = rows
+            .iter()
+            .map(|r| {
+                Ok(JobExceptionRow {
+                    attempt: u32::try_from(r.try_get::<i64, _>("attempt")?).unwrap_or(0),
+                    at_ms: to_u64(r.try_get("at_ms")?),
+                    message: r.try_get("message")?,
+                    worker_id: r.try_get("worker_id")?,
+                    vertex: r
+                        .try_get::<Option<i64>, _>("vertex")?
+                        .and_then(|v| u32::try_from(v).ok()),
+                    subtask: r
+                        .try_get::<Option<i64>, _>("subtask")?
+                        .and_then(|v| u32::try_from(v).ok()),
+                    task: r.try_get("task")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        list.reverse();
+        Ok(list)
+    }
+
     pub async fn job(&self, id: &str) -> Result<Option<JobRow>, StoreError> {
         let row = sqlx::query(select_jobs!("WHERE id = $1"))
             .bind(id)
@@ -147,6 +235,7 @@ fn job_row(r: &sqlx::any::AnyRow) -> Result<JobRow, StoreError> {
         status: r.try_get("status")?,
         attempt: u32::try_from(r.try_get::<i64, _>("attempt")?).unwrap_or(0),
         graph_json: r.try_get("graph_json")?,
+        options_json: r.try_get("options_json")?,
         start_time_ms: to_u64(r.try_get("start_time_ms")?),
         end_time_ms: r.try_get::<Option<i64>, _>("end_time_ms")?.map(to_u64),
     })

@@ -13,7 +13,10 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
-pub use jobs::{JobRow, JobStatusChange, MAX_JOBS_LISTED, TERMINAL_STATUSES};
+pub use jobs::{
+    JobExceptionRow, JobRow, JobStatusChange, MAX_EXCEPTIONS_LISTED, MAX_JOBS_LISTED,
+    TERMINAL_STATUSES,
+};
 pub use workers::{ClusterEventRow, WorkerRow};
 
 /// How long to wait for a database connection before giving up (start-up and requests).

@@ -8,22 +8,14 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::chain::OperatorChain;
-use super::channel::{self, ChannelReceiver, ChannelSender, DEFAULT_CHANNEL_CAPACITY, InputGate};
+use super::channel::DEFAULT_CHANNEL_CAPACITY;
+use super::deployment::{Placement, start};
 use super::error::{Result, RuntimeError};
-use super::message::MIN_WATERMARK;
 use super::metrics::{MetricsSnapshot, SubtaskMetrics};
-use super::operator::{Operator, OperatorContext, SubtaskInfo};
-use super::partition::RecordWriter;
-use super::task::{StreamTask, TaskInput};
 use crate::graph::slot_sharing::SlotPlan;
-use crate::graph::stream_graph::NodeKind;
-use crate::graph::{JobGraph, Partitioning, StreamGraph};
-use crate::key_groups::range_for_subtask;
-use crate::operators::basic::SinkOperator;
+use crate::graph::{JobGraph, StreamGraph};
 use crate::state::memory::MemoryBudget;
 use crate::time::clock::{SharedClock, system_clock};
-use crate::time::watermark::SourceWatermarks;
 
 /// Default managed memory of one slot in a local execution.
 pub const DEFAULT_MANAGED_MEMORY_PER_SLOT: usize = 128 << 20;
@@ -49,6 +41,15 @@ impl Default for ExecutionConfig {
     }
 }
 
+/// Which task a joined task result belongs to: a subtask, or an exchange sender
+/// forwarding one channel to another worker (`vertex` none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskId {
+    pub vertex: Option<usize>,
+    pub index: u32,
+    pub name: String,
+}
+
 /// One deployed subtask, for metrics and the slot view.
 #[derive(Debug, Clone)]
 pub struct SubtaskHandle {
@@ -62,15 +63,38 @@ pub struct SubtaskHandle {
 /// A job running in this process.
 pub struct RunningJob {
     pub subtasks: Vec<SubtaskHandle>,
-    pub slot_plan: SlotPlan,
+    /// The slot plan of an in-process deployment (none when the master placed the job).
+    pub slot_plan: Option<SlotPlan>,
     pub slot_memory: Vec<Arc<MemoryBudget>>,
-    cancel: watch::Sender<bool>,
-    tasks: JoinSet<(String, Result<()>)>,
+    pub(super) cancel: watch::Sender<bool>,
+    pub(super) tasks: JoinSet<(TaskId, Result<()>)>,
 }
 
 impl RunningJob {
     pub fn cancel(&self) {
         let _ = self.cancel.send(true);
+    }
+
+    /// A handle that cancels every task of this job.
+    pub fn canceller(&self) -> watch::Sender<bool> {
+        self.cancel.clone()
+    }
+
+    /// The next task to end and how; `None` once all ended.
+    pub async fn join_next(&mut self) -> Option<(TaskId, Result<()>)> {
+        let joined = self.tasks.join_next().await?;
+        Some(joined.unwrap_or_else(|e| {
+            let id = TaskId {
+                vertex: None,
+                index: 0,
+                name: "?".into(),
+            };
+            let err = RuntimeError::Task {
+                task: "?".into(),
+                message: e.to_string(),
+            };
+            (id, Err(err))
+        }))
     }
 
     /// Metrics of every subtask of `vertex_name` (a chain's full name or a node name in it).
@@ -86,17 +110,8 @@ impl RunningJob {
     /// root cause is returned (not the channel errors it caused downstream).
     pub async fn join(mut self) -> Result<JobResult> {
         let mut failure: Option<RuntimeError> = None;
-        while let Some(joined) = self.tasks.join_next().await {
-            let (task, result) = match joined {
-                Ok(r) => r,
-                Err(e) => (
-                    "?".to_string(),
-                    Err(RuntimeError::Task {
-                        task: "?".into(),
-                        message: e.to_string(),
-                    }),
-                ),
-            };
+        while let Some((task, result)) = self.join_next().await {
+            let task = task.name;
             if let Err(err) = result {
                 let root_cause_over_secondary =
                     !is_secondary(&err) && failure.as_ref().is_some_and(is_secondary);
@@ -125,7 +140,8 @@ fn chain_contains(vertex_name: &str, name: &str) -> bool {
     vertex_name == name || vertex_name.split(" -> ").any(|n| n == name)
 }
 
-fn is_secondary(err: &RuntimeError) -> bool {
+/// A channel error or cancellation caused by another task's failure.
+pub fn is_secondary(err: &RuntimeError) -> bool {
     matches!(
         err,
         RuntimeError::ChannelClosed(_) | RuntimeError::Cancelled
@@ -163,7 +179,7 @@ pub async fn execute(graph: StreamGraph, config: ExecutionConfig) -> Result<JobR
         .await
 }
 
-/// Starts every subtask of `graph`; returns at once.
+/// Starts every subtask of `graph` in this process; returns at once.
 pub fn deploy(graph: JobGraph, config: ExecutionConfig) -> Result<RunningJob> {
     let plan = SlotPlan::new(&graph);
     if let Some(available) = config.available_slots
@@ -179,138 +195,9 @@ pub fn deploy(graph: JobGraph, config: ExecutionConfig) -> Result<RunningJob> {
         .iter()
         .map(|_| MemoryBudget::new(config.managed_memory_per_slot))
         .collect();
-    let (cancel, cancel_rx) = watch::channel(false);
-
-    // Channels: for every edge, one channel per (producer subtask, consumer subtask) pair.
-    let mut senders: Vec<Vec<Vec<(usize, ChannelSender)>>> = graph
-        .vertices
-        .iter()
-        .map(|v| (0..v.parallelism).map(|_| Vec::new()).collect())
-        .collect();
-    let mut receivers: Vec<Vec<Vec<(usize, ChannelReceiver)>>> = senders
-        .iter()
-        .map(|s| s.iter().map(|_| Vec::new()).collect())
-        .collect();
-    for (edge_index, edge) in graph.edges.iter().enumerate() {
-        let (p_up, p_down) = (
-            graph.vertices[edge.source].parallelism,
-            graph.vertices[edge.target].parallelism,
-        );
-        for up in 0..p_up {
-            for down in 0..p_down {
-                if edge.partitioning == Partitioning::Forward && up != down {
-                    continue;
-                }
-                let (tx, rx) = channel::channel(config.channel_capacity);
-                senders[edge.source][up as usize].push((edge_index, tx));
-                receivers[edge.target][down as usize].push((edge.target_input, rx));
-            }
-        }
-    }
-
-    let mut subtasks = Vec::new();
-    let mut tasks = JoinSet::new();
-    for vertex in &graph.vertices {
-        for index in 0..vertex.parallelism {
-            let info = SubtaskInfo {
-                job_name: graph.job_name.clone(),
-                vertex_name: vertex.name.clone(),
-                index,
-                parallelism: vertex.parallelism,
-                max_parallelism: graph.max_parallelism,
-                key_group_range: range_for_subtask(
-                    index,
-                    vertex.parallelism,
-                    graph.max_parallelism,
-                )?,
-            };
-            let slot = plan.slot_of(vertex.id, index);
-            let metrics = SubtaskMetrics::new();
-            let ctx = OperatorContext {
-                subtask: info.clone(),
-                clock: config.clock.clone(),
-                metrics: metrics.clone(),
-                memory: slot_memory[slot].clone(),
-            };
-            let mut operators: Vec<Box<dyn Operator>> = Vec::new();
-            let mut input = None;
-            for &node_id in &vertex.chain {
-                let node = &graph.nodes[node_id];
-                match &node.kind {
-                    NodeKind::Source { source, watermarks } => {
-                        let reader = source.create_reader(&info)?;
-                        let wm = SourceWatermarks::new(
-                            watermarks.clone(),
-                            &source.schema(),
-                            reader.splits(),
-                        )?;
-                        input = Some(TaskInput::Source {
-                            reader,
-                            watermarks: wm,
-                        });
-                    }
-                    NodeKind::Operator { factory, .. } => operators.push(factory.create(&info)?),
-                    NodeKind::Sink { sink } => operators.push(Box::new(SinkOperator::new(
-                        node.name.clone(),
-                        sink.create_writer(&info)?,
-                    ))),
-                }
-            }
-            let input = match input {
-                Some(source) => source,
-                None => {
-                    let mut channels = std::mem::take(&mut receivers[vertex.id][index as usize]);
-                    channels.sort_by_key(|(input, _)| *input);
-                    let channel_inputs = channels.iter().map(|(i, _)| *i).collect();
-                    TaskInput::Channels {
-                        gate: InputGate::new(channels.into_iter().map(|(_, rx)| rx).collect())?,
-                        channel_inputs,
-                    }
-                }
-            };
-            let mut writers = Vec::new();
-            for (edge_index, edge) in graph
-                .edges
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.source == vertex.id)
-            {
-                let targets: Vec<ChannelSender> = senders[vertex.id][index as usize]
-                    .iter()
-                    .filter(|(e, _)| *e == edge_index)
-                    .map(|(_, tx)| tx.clone())
-                    .collect();
-                writers.push(RecordWriter::new(
-                    edge.partitioning.clone(),
-                    targets,
-                    graph.max_parallelism,
-                    metrics.clone(),
-                )?);
-            }
-            let task = StreamTask {
-                name: info.task_name(),
-                chain: OperatorChain::new(operators, ctx),
-                writers,
-                cancel: cancel_rx.clone(),
-                output_watermark: MIN_WATERMARK,
-            };
-            subtasks.push(SubtaskHandle {
-                vertex: vertex.id,
-                vertex_name: vertex.name.clone(),
-                index,
-                slot,
-                metrics,
-            });
-            let name = info.task_name();
-            tasks.spawn(async move { (name, task.run(input).await) });
-        }
-    }
-    drop(senders);
-    Ok(RunningJob {
-        subtasks,
-        slot_plan: plan,
-        slot_memory,
-        cancel,
-        tasks,
-    })
+    let placement = Placement::local(&graph, &plan, &slot_memory);
+    let mut job = start(graph, &config, placement)?;
+    job.slot_plan = Some(plan);
+    job.slot_memory = slot_memory;
+    Ok(job)
 }

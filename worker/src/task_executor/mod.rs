@@ -1,0 +1,249 @@
+//! The worker's side of task execution (Flink's TaskExecutor): the `TaskExecutor`
+//! gRPC service the master deploys and cancels job attempts through. A deployment
+//! plans the job's SQL here (through the injected [`JobPlanner`]; planning is
+//! deterministic, and the result is checked against the master's vertex list), takes
+//! the assigned slots, starts the local subtasks wired to the other workers through
+//! the exchange, and reports every subtask's end to the master.
+
+pub mod attempts;
+mod report;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use eddy_api::rpc::task_executor_server::TaskExecutor;
+use eddy_api::rpc::{
+    CancelJobRequest, CancelJobResponse, DeployJobRequest, DeployJobResponse, SubtaskAssignment,
+};
+use tonic::{Request, Response, Status};
+
+use crate::exchange::{ExchangeClient, ExchangeServer};
+use crate::graph::JobGraph;
+use crate::runtime::deployment::{Location, Placement, RemoteExchange, start};
+use crate::runtime::executor::ExecutionConfig;
+use crate::slots::SlotTable;
+use attempts::{Attempt, Attempts, LocalSubtask};
+pub use report::MasterReporter;
+
+/// How long an ended attempt stays in the heartbeat's subtask reports.
+pub const RETAIN_ENDED_ATTEMPT: std::time::Duration = std::time::Duration::from_secs(15);
+
+pub type PlanFuture = Pin<Box<dyn Future<Output = Result<JobGraph, String>> + Send>>;
+
+/// Plans a job's SQL into a chained job graph (the binary injects eddy-sql's planner;
+/// the worker crate never depends on it).
+pub trait JobPlanner: Send + Sync + std::fmt::Debug + 'static {
+    /// `settings` are Flink options, applied as `SET` after the script's own.
+    fn plan(&self, sql: String, parallelism: u32, settings: BTreeMap<String, String>)
+    -> PlanFuture;
+}
+
+/// What the service needs from its worker.
+#[derive(Clone)]
+pub struct TaskExecutorService {
+    pub worker_id: String,
+    pub planner: Option<Arc<dyn JobPlanner>>,
+    pub slots: Arc<SlotTable>,
+    pub attempts: Arc<Attempts>,
+    pub exchange_server: ExchangeServer,
+    pub exchange_client: ExchangeClient,
+    pub reporter: MasterReporter,
+}
+
+#[tonic::async_trait]
+impl TaskExecutor for TaskExecutorService {
+    async fn deploy_job(
+        &self,
+        request: Request<DeployJobRequest>,
+    ) -> Result<Response<DeployJobResponse>, Status> {
+        let request = request.into_inner();
+        let (job_id, attempt) = (request.job_id.clone(), request.attempt);
+        match self.deploy(request).await {
+            Ok(n) => {
+                tracing::info!(%job_id, attempt, subtasks = n, "deployed");
+                Ok(Response::new(DeployJobResponse {}))
+            }
+            Err(status) => {
+                tracing::warn!(%job_id, attempt, error = %status.message(), "deployment refused");
+                Err(status)
+            }
+        }
+    }
+
+    async fn cancel_job(
+        &self,
+        request: Request<CancelJobRequest>,
+    ) -> Result<Response<CancelJobResponse>, Status> {
+        let r = request.into_inner();
+        let n = self.attempts.cancel_up_to(&r.job_id, r.attempt);
+        tracing::info!(job_id = %r.job_id, attempt = r.attempt, attempts = n, "cancel requested");
+        Ok(Response::new(CancelJobResponse {}))
+    }
+}
+
+impl TaskExecutorService {
+    /// Starts this worker's share of an attempt; returns how many subtasks it runs.
+    async fn deploy(&self, request: DeployJobRequest) -> Result<usize, Status> {
+        let planner = self
+            .planner
+            .clone()
+            .ok_or_else(|| Status::unimplemented("this worker has no SQL planner"))?;
+        let local: Vec<&SubtaskAssignment> = request
+            .assignments
+            .iter()
+            .filter(|a| a.worker_id == self.worker_id)
+            .collect();
+        if local.is_empty() {
+            return Err(Status::invalid_argument(
+                "no subtask of this attempt is assigned to this worker",
+            ));
+        }
+        let settings: BTreeMap<String, String> = request.options.clone().into_iter().collect();
+        let graph = planner
+            .plan(request.sql.clone(), request.parallelism, settings)
+            .await
+            .map_err(|e| Status::invalid_argument(format!("planning the job failed: {e}")))?;
+        check_vertices(&graph, &request)?;
+        // An earlier attempt still running here is being replaced.
+        if request.attempt > 0 {
+            self.attempts
+                .cancel_up_to(&request.job_id, request.attempt - 1);
+        }
+        let placement = self.placement(&graph, &request)?;
+        let config = ExecutionConfig::default();
+        let mut job = match start(graph, &config, placement) {
+            Ok(job) => job,
+            Err(e) => {
+                self.free_slots(&request);
+                return Err(Status::failed_precondition(format!(
+                    "starting the subtasks failed: {e}"
+                )));
+            }
+        };
+        let subtasks: Vec<Arc<LocalSubtask>> = job
+            .subtasks
+            .iter()
+            .map(|s| {
+                Arc::new(LocalSubtask::new(
+                    s.vertex as u32,
+                    s.index,
+                    s.metrics.clone(),
+                ))
+            })
+            .collect();
+        let count = subtasks.len();
+        let entry = Arc::new(Attempt {
+            job_id: request.job_id.clone(),
+            attempt: request.attempt,
+            subtasks,
+            cancel: job.canceller(),
+        });
+        if let Err(e) = self.attempts.insert(entry.clone()) {
+            job.cancel();
+            self.free_slots(&request);
+            return Err(Status::resource_exhausted(e.to_string()));
+        }
+        let service = self.clone();
+        tokio::spawn(async move {
+            report::watch_attempt(&service.reporter, &entry, &mut job).await;
+            service.free_slots(&request);
+            service
+                .exchange_server
+                .unregister_attempt(&request.job_id, request.attempt);
+            // Heartbeats carry the final states a while longer, in case a report was lost.
+            tokio::time::sleep(RETAIN_ENDED_ATTEMPT).await;
+            service.attempts.remove(&request.job_id, request.attempt);
+        });
+        Ok(count)
+    }
+
+    /// Locations of every subtask, and the local slots taken with their memory.
+    fn placement(&self, graph: &JobGraph, request: &DeployJobRequest) -> Result<Placement, Status> {
+        let mut locations = HashMap::new();
+        let mut slot_subtasks: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        for a in &request.assignments {
+            let vertex = graph
+                .vertices
+                .get(a.vertex as usize)
+                .ok_or_else(|| Status::invalid_argument(format!("no vertex {}", a.vertex)))?;
+            let location = if a.worker_id == self.worker_id {
+                slot_subtasks.entry(a.slot_index).or_default().push(format!(
+                    "{} ({}/{})",
+                    vertex.name,
+                    a.index + 1,
+                    vertex.parallelism
+                ));
+                Location::Local {
+                    slot: a.slot_index as usize,
+                }
+            } else {
+                Location::Remote {
+                    address: a.worker_address.clone(),
+                }
+            };
+            locations.insert((a.vertex as usize, a.index), location);
+        }
+        let mut slot_memory = HashMap::new();
+        for (slot, names) in slot_subtasks {
+            match self
+                .slots
+                .allocate(slot, &request.job_id, request.attempt, names)
+            {
+                Ok(memory) => {
+                    slot_memory.insert(slot as usize, memory);
+                }
+                Err(e) => {
+                    for taken in slot_memory.keys() {
+                        let _ = self
+                            .slots
+                            .free(*taken as u32, &request.job_id, request.attempt);
+                    }
+                    return Err(Status::failed_precondition(e.to_string()));
+                }
+            }
+        }
+        Ok(Placement {
+            locations,
+            slot_memory,
+            exchange: Some(RemoteExchange {
+                job_id: request.job_id.clone(),
+                attempt: request.attempt,
+                server: self.exchange_server.clone(),
+                client: self.exchange_client.clone(),
+            }),
+        })
+    }
+
+    fn free_slots(&self, request: &DeployJobRequest) {
+        for a in request
+            .assignments
+            .iter()
+            .filter(|a| a.worker_id == self.worker_id)
+        {
+            let _ = self
+                .slots
+                .free(a.slot_index, &request.job_id, request.attempt);
+        }
+    }
+}
+
+/// The worker's plan must be the master's: same vertices, names and parallelism.
+fn check_vertices(graph: &JobGraph, request: &DeployJobRequest) -> Result<(), Status> {
+    let same = graph.vertices.len() == request.vertices.len()
+        && graph
+            .vertices
+            .iter()
+            .zip(&request.vertices)
+            .all(|(v, spec)| {
+                v.id as u32 == spec.id && v.name == spec.name && v.parallelism == spec.parallelism
+            });
+    if same {
+        Ok(())
+    } else {
+        Err(Status::failed_precondition(
+            "this worker planned a different job graph than the master (different Eddy versions?)",
+        ))
+    }
+}
