@@ -48,6 +48,16 @@ async fn serve_counting(server: &ExchangeServer) -> (String, Arc<AtomicUsize>) {
     (address, accepted)
 }
 
+/// A served exchange server with a consumer queue of `capacity` registered for
+/// `key(0, 0, 0)`.
+async fn served_with_consumer(capacity: usize) -> (ExchangeServer, String, ChannelReceiver) {
+    let server = ExchangeServer::new();
+    let address = serve(&server).await;
+    let (consumer_tx, consumer_rx) = channel(capacity);
+    server.register_inbound(key(0, 0, 0), consumer_tx).unwrap();
+    (server, address, consumer_rx)
+}
+
 fn key(edge: u32, producer: u32, consumer: u32) -> ChannelKey {
     ChannelKey {
         job_id: "job-1".to_string(),
@@ -124,6 +134,12 @@ async fn recv(rx: &mut ChannelReceiver) -> Option<Message> {
         .expect("consumer waited too long")
 }
 
+/// Receives the next message and asserts it is `want`.
+async fn expect(rx: &mut ChannelReceiver, want: &Message) {
+    let got = recv(rx).await.expect("queue closed");
+    assert_same(&got, want);
+}
+
 /// Every message up to the queue's close; asserts it closed without end of stream.
 async fn drain_until_closed(rx: &mut ChannelReceiver) -> usize {
     let mut n = 0;
@@ -146,10 +162,7 @@ async fn finished(task: JoinHandle<Result<(), RuntimeError>>) -> Result<(), Runt
 
 #[tokio::test]
 async fn every_message_kind_arrives_in_order() {
-    let server = ExchangeServer::new();
-    let address = serve(&server).await;
-    let (consumer_tx, mut consumer_rx) = channel(4);
-    server.register_inbound(key(0, 0, 0), consumer_tx).unwrap();
+    let (_server, address, mut consumer_rx) = served_with_consumer(4).await;
     let messages = vec![
         Message::Data(batch(1)),
         Message::Watermark(10),
@@ -173,7 +186,7 @@ async fn every_message_kind_arrives_in_order() {
         }
     });
     for want in &messages {
-        assert_same(&recv(&mut consumer_rx).await.unwrap(), want);
+        expect(&mut consumer_rx, want).await;
     }
     assert!(
         recv(&mut consumer_rx).await.is_none(),
@@ -187,10 +200,7 @@ async fn a_slow_consumer_stops_the_remote_producer_by_credits() {
     const QUEUE: usize = 2;
     const LOCAL: usize = 1;
     const TOTAL: usize = 200;
-    let server = ExchangeServer::new();
-    let address = serve(&server).await;
-    let (consumer_tx, mut consumer_rx) = channel(QUEUE);
-    server.register_inbound(key(0, 0, 0), consumer_tx).unwrap();
+    let (_server, address, mut consumer_rx) = served_with_consumer(QUEUE).await;
     let client = ExchangeClient::new();
     let (tx, task) = spawn_producer(&client, key(0, 0, 0), &address, LOCAL, never_cancelled());
     let sent = Arc::new(AtomicUsize::new(0));
@@ -224,15 +234,9 @@ async fn a_slow_consumer_stops_the_remote_producer_by_credits() {
     );
 
     for i in 0..TOTAL {
-        assert_same(
-            &recv(&mut consumer_rx).await.unwrap(),
-            &Message::Watermark(i as i64),
-        );
+        expect(&mut consumer_rx, &Message::Watermark(i as i64)).await;
     }
-    assert_same(
-        &recv(&mut consumer_rx).await.unwrap(),
-        &Message::EndOfStream,
-    );
+    expect(&mut consumer_rx, &Message::EndOfStream).await;
     finished(task).await.unwrap();
     assert_eq!(sent.load(Ordering::SeqCst), TOTAL);
 }
@@ -286,15 +290,9 @@ async fn transfer_batches(client: &ExchangeClient, server: &ExchangeServer, addr
     }
     for (mut consumer_rx, task) in channels {
         for i in 0..5 {
-            assert_same(
-                &recv(&mut consumer_rx).await.unwrap(),
-                &Message::Data(batch(i)),
-            );
+            expect(&mut consumer_rx, &Message::Data(batch(i))).await;
         }
-        assert_same(
-            &recv(&mut consumer_rx).await.unwrap(),
-            &Message::EndOfStream,
-        );
+        expect(&mut consumer_rx, &Message::EndOfStream).await;
         finished(task).await.unwrap();
     }
 }
@@ -312,14 +310,8 @@ async fn an_early_producer_waits_for_its_consumer() {
 
     let (consumer_tx, mut consumer_rx) = channel(2);
     server.register_inbound(key(0, 2, 3), consumer_tx).unwrap();
-    assert_same(
-        &recv(&mut consumer_rx).await.unwrap(),
-        &Message::Watermark(7),
-    );
-    assert_same(
-        &recv(&mut consumer_rx).await.unwrap(),
-        &Message::EndOfStream,
-    );
+    expect(&mut consumer_rx, &Message::Watermark(7)).await;
+    expect(&mut consumer_rx, &Message::EndOfStream).await;
     finished(task).await.unwrap();
 }
 
@@ -351,10 +343,7 @@ async fn a_second_registration_of_a_key_is_refused() {
 
 #[tokio::test]
 async fn a_cancelled_producer_closes_the_consumer_without_end_of_stream() {
-    let server = ExchangeServer::new();
-    let address = serve(&server).await;
-    let (consumer_tx, mut consumer_rx) = channel(8);
-    server.register_inbound(key(0, 0, 0), consumer_tx).unwrap();
+    let (_server, address, mut consumer_rx) = served_with_consumer(8).await;
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let client = ExchangeClient::new();
     let (tx, task) = spawn_producer(&client, key(0, 0, 0), &address, 2, cancel_rx);
@@ -362,10 +351,7 @@ async fn a_cancelled_producer_closes_the_consumer_without_end_of_stream() {
         tx.send(Message::Watermark(i)).await.unwrap();
     }
     for i in 0..3 {
-        assert_same(
-            &recv(&mut consumer_rx).await.unwrap(),
-            &Message::Watermark(i),
-        );
+        expect(&mut consumer_rx, &Message::Watermark(i)).await;
     }
     cancel_tx.send(true).unwrap();
     assert!(matches!(finished(task).await, Err(RuntimeError::Cancelled)));
@@ -383,10 +369,7 @@ async fn a_broken_producer_stream_closes_the_consumer_without_end_of_stream() {
     server.register_inbound(key(0, 0, 0), consumer_tx).unwrap();
     let (tx, task) = spawn_producer(&client, key(0, 0, 0), &address, 2, never_cancelled());
     tx.send(Message::Data(batch(0))).await.unwrap();
-    assert_same(
-        &recv(&mut consumer_rx).await.unwrap(),
-        &Message::Data(batch(0)),
-    );
+    expect(&mut consumer_rx, &Message::Data(batch(0))).await;
     task.abort();
     assert_eq!(drain_until_closed(&mut consumer_rx).await, 0);
 
@@ -407,19 +390,13 @@ async fn a_broken_producer_stream_closes_the_consumer_without_end_of_stream() {
 
 #[tokio::test]
 async fn unregistering_an_attempt_ends_its_streams() {
-    let server = ExchangeServer::new();
-    let address = serve(&server).await;
-    let (consumer_tx, mut consumer_rx) = channel(8);
-    server.register_inbound(key(0, 0, 0), consumer_tx).unwrap();
+    let (server, address, mut consumer_rx) = served_with_consumer(8).await;
     let (idle_tx, mut idle_rx) = channel(8);
     server.register_inbound(key(0, 0, 1), idle_tx).unwrap();
     let client = ExchangeClient::new();
     let (tx, task) = spawn_producer(&client, key(0, 0, 0), &address, 2, never_cancelled());
     tx.send(Message::Watermark(1)).await.unwrap();
-    assert_same(
-        &recv(&mut consumer_rx).await.unwrap(),
-        &Message::Watermark(1),
-    );
+    expect(&mut consumer_rx, &Message::Watermark(1)).await;
 
     server.unregister_attempt("job-1", 1);
     let error = finished(task).await.unwrap_err();
@@ -427,4 +404,59 @@ async fn unregistering_an_attempt_ends_its_streams() {
     assert_eq!(drain_until_closed(&mut consumer_rx).await, 0);
     assert_eq!(drain_until_closed(&mut idle_rx).await, 0);
     drop(tx);
+}
+
+#[tokio::test]
+async fn a_blocked_channel_does_not_stall_the_others_on_its_connection() {
+    const BIG_BATCHES: usize = 20;
+    // 2 MiB per batch: the in-flight frames of one channel exceed HTTP/2's windows.
+    let big = RecordBatch::try_from_iter(vec![(
+        "v",
+        Arc::new(Int64Array::from_iter_values(0..256 * 1024)) as ArrayRef,
+    )])
+    .unwrap();
+    let (server, address, mut blocked_rx) = served_with_consumer(1).await;
+    let client = ExchangeClient::new();
+    let (blocked_tx, blocked_task) =
+        spawn_producer(&client, key(0, 0, 0), &address, 1, never_cancelled());
+    let to_send = big.clone();
+    tokio::spawn(async move {
+        for _ in 0..BIG_BATCHES {
+            blocked_tx
+                .send(Message::Data(to_send.clone()))
+                .await
+                .unwrap();
+        }
+        blocked_tx.send(Message::EndOfStream).await.unwrap();
+    });
+    sleep(Duration::from_millis(300)).await;
+
+    let (other_tx, mut other_rx) = channel(1);
+    server.register_inbound(key(0, 1, 0), other_tx).unwrap();
+    let (tx, task) = spawn_producer(&client, key(0, 1, 0), &address, 1, never_cancelled());
+    for i in 0..20 {
+        tx.send(Message::Watermark(i)).await.unwrap();
+        expect(&mut other_rx, &Message::Watermark(i)).await;
+    }
+    tx.send(Message::EndOfStream).await.unwrap();
+    expect(&mut other_rx, &Message::EndOfStream).await;
+    finished(task).await.unwrap();
+    assert_eq!(client.connections(), 1);
+
+    for _ in 0..BIG_BATCHES {
+        expect(&mut blocked_rx, &Message::Data(big.clone())).await;
+    }
+    expect(&mut blocked_rx, &Message::EndOfStream).await;
+    finished(blocked_task).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_worker_is_an_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let client = ExchangeClient::new();
+    let (_tx, task) = spawn_producer(&client, key(0, 0, 0), &address, 1, never_cancelled());
+    let error = finished(task).await.unwrap_err();
+    assert!(matches!(error, RuntimeError::Exchange(_)), "{error}");
 }

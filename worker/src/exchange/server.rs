@@ -2,14 +2,17 @@
 //! (`Exchange/Transfer`) names its channel in its first frame, is joined to the
 //! consumer's registered input channel queue, gets [`INITIAL_CREDITS`] and then one more
 //! credit each time a frame was handed to that bounded queue (Flink's credit-based
-//! `RemoteInputChannel`). After end of stream the queue is dropped and the response
-//! stream ends; a stream that breaks before drops the queue without end of stream.
+//! `RemoteInputChannel`, whose credits are its free buffers: frames are read off the
+//! connection at once and wait in the channel's own buffer). After end of stream the
+//! queue is dropped and the response stream ends; a stream that breaks before drops the
+//! queue without end of stream.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use eddy_api::rpc::exchange_server::{self, Exchange};
-use eddy_api::rpc::{ExchangeCredit, ExchangeFrame};
+use eddy_api::rpc::{ExchangeCredit, ExchangeFrame, exchange_frame};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -138,51 +141,79 @@ impl ExchangeServer {
     }
 
     /// Joins the stream to its consumer and hands every frame to the consumer's queue,
-    /// granting a credit for each, until end of stream.
+    /// granting a credit for each, until end of stream. Frames are read off the
+    /// connection as soon as they arrive (at most the credits granted, so the buffer is
+    /// bounded): a blocked consumer must not hold back HTTP/2's connection window that
+    /// the other channels between the two workers share.
     async fn feed(
         &self,
         key: &ChannelKey,
-        first: Option<eddy_api::rpc::exchange_frame::Message>,
+        first: Option<exchange_frame::Message>,
         mut frames: Streaming<ExchangeFrame>,
         credits: &CreditSender,
     ) -> Result<(), Status> {
         let (_attachment, tx, mut stop) = tokio::select! {
             attached = self.channels.attach(key, self.wait_timeout) => attached?,
-            () = credits.closed() => return Err(Status::cancelled("producer gone")),
+            () = credits.closed() => return Err(producer_gone()),
         };
         grant(credits, INITIAL_CREDITS).await?;
-        // Credits granted and not yet used by a frame: a producer exceeding them broke
-        // the protocol.
-        let mut available = u64::from(INITIAL_CREDITS);
-        let mut next = first;
+        let mut received = Received {
+            pending: VecDeque::with_capacity(INITIAL_CREDITS as usize),
+            available: u64::from(INITIAL_CREDITS),
+            ended: false,
+        };
+        if let Some(payload) = first {
+            received.accept(payload)?;
+        }
         loop {
-            let payload = match next.take() {
-                Some(payload) => payload,
-                None => tokio::select! {
-                    frame = frames.message() => frame?
+            tokio::select! {
+                frame = frames.message(), if !received.ended => {
+                    let payload = frame?
                         .ok_or_else(|| Status::aborted("producer stream ended before end of stream"))?
                         .message
-                        .ok_or_else(|| Status::invalid_argument("frame without a message"))?,
-                    _ = &mut stop => return Err(unregistered()),
-                },
-            };
-            available = available
-                .checked_sub(1)
-                .ok_or_else(|| Status::resource_exhausted("frame sent without a credit"))?;
-            let message =
-                codec::decode(payload).map_err(|e| Status::invalid_argument(e.to_string()))?;
-            let end = matches!(message, Message::EndOfStream);
-            tokio::select! {
-                sent = tx.send(message) => sent.map_err(|_| Status::failed_precondition("the consumer's input channel is closed"))?,
-                _ = &mut stop => return Err(unregistered()),
-                () = credits.closed() => return Err(Status::cancelled("producer gone")),
+                        .ok_or_else(|| Status::invalid_argument("frame without a message"))?;
+                    received.accept(payload)?;
+                }
+                permit = tx.reserve(), if !received.pending.is_empty() => {
+                    let permit = permit.map_err(|_| {
+                        Status::failed_precondition("the consumer's input channel is closed")
+                    })?;
+                    let Some(message) = received.pending.pop_front() else { continue };
+                    let end = matches!(message, Message::EndOfStream);
+                    permit.send(message);
+                    if end {
+                        return Ok(());
+                    }
+                    grant(credits, 1).await?;
+                    received.available += 1;
+                }
+                _ = &mut stop => return Err(Status::aborted("the attempt was unregistered")),
+                () = credits.closed() => return Err(producer_gone()),
             }
-            if end {
-                return Ok(());
-            }
-            grant(credits, 1).await?;
-            available += 1;
         }
+    }
+}
+
+/// Frames read off a stream and not yet handed to the consumer.
+struct Received {
+    pending: VecDeque<Message>,
+    /// Credits granted and not yet used by a frame.
+    available: u64,
+    /// End of stream was received: nothing more is read.
+    ended: bool,
+}
+
+impl Received {
+    fn accept(&mut self, payload: exchange_frame::Message) -> Result<(), Status> {
+        self.available = self
+            .available
+            .checked_sub(1)
+            .ok_or_else(|| Status::resource_exhausted("frame sent without a credit"))?;
+        let message =
+            codec::decode(payload).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        self.ended = matches!(message, Message::EndOfStream);
+        self.pending.push_back(message);
+        Ok(())
     }
 }
 
@@ -190,9 +221,9 @@ async fn grant(credits: &CreditSender, n: u32) -> Result<(), Status> {
     credits
         .send(Ok(ExchangeCredit { credits: n }))
         .await
-        .map_err(|_| Status::cancelled("producer gone"))
+        .map_err(|_| producer_gone())
 }
 
-fn unregistered() -> Status {
-    Status::aborted("the attempt was unregistered")
+fn producer_gone() -> Status {
+    Status::cancelled("producer gone")
 }
