@@ -5,6 +5,7 @@
 //! by `cargo build --workspace` before `cargo test`), or at `$EDDY_BIN`.
 
 pub mod browser;
+pub mod cluster;
 pub mod process;
 
 use std::future::Future;

@@ -20,13 +20,41 @@ impl EddyProcess {
         args: &[S],
         envs: &[(&str, &str)],
     ) -> anyhow::Result<EddyProcess> {
+        Self::spawn_with(name, args, envs, false)
+    }
+
+    /// Like [`EddyProcess::spawn`], with stdout a pipe the test reads (or leaves
+    /// unread, like a stuck terminal) through [`EddyProcess::take_stdout`].
+    pub fn spawn_piped<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+        name: &str,
+        args: &[S],
+        envs: &[(&str, &str)],
+    ) -> anyhow::Result<EddyProcess> {
+        Self::spawn_with(name, args, envs, true)
+    }
+
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
+    }
+
+    fn spawn_with<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+        name: &str,
+        args: &[S],
+        envs: &[(&str, &str)],
+        pipe_stdout: bool,
+    ) -> anyhow::Result<EddyProcess> {
         let dir = tempfile::tempdir()?;
         let log = dir.path().join(format!("{name}.log"));
         let out = std::fs::File::create(&log)?;
+        let stdout = if pipe_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::from(out.try_clone()?)
+        };
         let mut cmd = Command::new(crate::eddy_bin());
         cmd.args(args)
             .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
+            .stdout(stdout)
             .stderr(out);
         cmd.env("EDDY_LOG", "info");
         for (k, v) in envs {

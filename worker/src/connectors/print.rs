@@ -141,8 +141,8 @@ impl PrintWriter {
     fn flush(&mut self) -> Result<()> {
         let bytes = self.text.as_bytes();
         let result = match &self.target {
-            Target::Stdout => std::io::stdout().lock().write_all(bytes),
-            Target::Stderr => std::io::stderr().lock().write_all(bytes),
+            Target::Stdout => blocking(|| std::io::stdout().lock().write_all(bytes)),
+            Target::Stderr => blocking(|| std::io::stderr().lock().write_all(bytes)),
             Target::Buffer(buffer) => {
                 match buffer.lock() {
                     Ok(mut b) => b.extend_from_slice(bytes),
@@ -153,6 +153,18 @@ impl PrintWriter {
         };
         self.text.clear();
         result.map_err(|e| RuntimeError::io("print", e))
+    }
+}
+
+/// Runs a write that may block (a terminal or pipe that is not read) without stalling
+/// the other tasks of a multi-threaded runtime's worker thread (heartbeats, exchange).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
     }
 }
 
