@@ -27,9 +27,9 @@ build: web-ui
 	CARGO_TARGET_DIR="$(BUILD_TARGET_DIR)" cargo build --release --bin eddy
 	@echo "built $(BUILD_TARGET_DIR)/release/eddy"
 
-## Start `eddy standalone` on http://$(HTTP) with SQLite under $(DATA_DIR).
+## Start `eddy standalone` on http://$(HTTP) with SQLite under $(DATA_DIR) and the example job.
 run: build
-	"$(BUILD_TARGET_DIR)/release/eddy" standalone --http "$(HTTP)" --data-dir "$(DATA_DIR)"
+	"$(BUILD_TARGET_DIR)/release/eddy" standalone --http "$(HTTP)" --data-dir "$(DATA_DIR)" --example-job
 
 ## Start the local Postgres the tests use (if down).
 postgres: deps

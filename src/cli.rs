@@ -157,6 +157,9 @@ pub struct StandaloneArgs {
     pub master: MasterFlags,
     #[command(flatten)]
     pub slots: SlotFlags,
+    /// Submit the example job (Nexmark bids per auction) if the cluster has no jobs yet.
+    #[arg(long, env = "EDDY_EXAMPLE_JOB")]
+    pub example_job: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config_file;
+mod example_job;
 mod job_cli;
 mod job_client;
 mod job_table;
@@ -90,6 +91,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!(worker_id = %worker.id(), address = %worker.address(), "worker started");
             println!("Eddy standalone is running: dashboard and REST API at {url}");
             let worker_task = tokio::spawn(worker.run(std::future::pending()));
+            if args.example_job {
+                tokio::spawn(example_job::submit(url.clone()));
+            }
             tokio::select! {
                 res = master.run(shutdown_signal()) => res?,
                 res = worker_task => res.context("worker task")?.context("worker")?,

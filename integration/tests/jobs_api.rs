@@ -253,3 +253,64 @@ INSERT INTO out SELECT id, s FROM src;
         .await?;
     Ok(())
 }
+
+/// A task failure (a malformed record under the default `fail` policy) fails the
+/// attempt; fixed-delay restarts it once, the second failure fails the job. Both
+/// exceptions are kept with their worker, subtask and message.
+#[tokio::test]
+async fn a_failing_task_is_restarted_then_fails_the_job_with_its_exceptions() -> anyhow::Result<()>
+{
+    let cluster = Cluster::start(1, 2).await?;
+    let dir = tempfile::tempdir()?;
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input)?;
+    std::fs::write(input.join("a.json"), "{\"a\": 1}\n{\"a\": oops}\n")?;
+    let sql = format!(
+        "CREATE TABLE src (a INT) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+         CREATE TABLE snk (a INT) WITH ('connector' = 'blackhole');
+         INSERT INTO snk SELECT a FROM src;",
+        input.display()
+    );
+    let strategy = json!({"type": "fixed-delay", "attempts": 1, "delay_ms": 100});
+    let id = cluster
+        .submit(&sql, 1, json!({"restart_strategy": strategy}))
+        .await?;
+    let job = cluster
+        .wait_job(&id, "job failed", |j| j["status"] == "FAILED")
+        .await?;
+    assert_eq!(
+        (job["attempt"].as_u64(), job["restarts"].as_u64()),
+        (Some(2), Some(1)),
+        "{job:#}"
+    );
+    assert!(job["end_time"].is_u64());
+    let h = history(&job);
+    for status in ["RUNNING", "FAILING", "RESTARTING", "FAILED"] {
+        assert!(h.contains(&status.to_string()), "{h:?}");
+    }
+    let exceptions = job["exceptions"].as_array().cloned().unwrap_or_default();
+    assert_eq!(exceptions.len(), 2, "{exceptions:#?}");
+    for (e, attempt) in exceptions.iter().zip([1, 2]) {
+        assert_eq!(e["attempt"], attempt);
+        assert!(
+            e["worker_id"]
+                .as_str()
+                .is_some_and(|w| w.starts_with("worker-")),
+            "{e}"
+        );
+        assert_eq!(
+            (e["vertex"].as_u64(), e["subtask"].as_u64()),
+            (Some(0), Some(0)),
+            "{e}"
+        );
+        assert!(
+            e["task"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Source: src")),
+            "{e}"
+        );
+        let message = e["message"].as_str().unwrap_or_default();
+        assert!(message.contains("a.json:2"), "{message}");
+    }
+    Ok(())
+}

@@ -140,7 +140,23 @@ async fn openapi_lists_every_route() -> anyhow::Result<()> {
             paths.keys()
         );
     }
+    for (route, method) in [
+        ("/api/v1/jobs", "get"),
+        ("/api/v1/jobs", "post"),
+        ("/api/v1/jobs/{id}", "get"),
+        ("/api/v1/jobs/{id}/cancel", "post"),
+        ("/api/v1/sql/validate", "post"),
+    ] {
+        assert!(
+            paths.get(route).and_then(|p| p.get(method)).is_some(),
+            "{method} {route} missing from {:?}",
+            paths.keys()
+        );
+    }
     for schema in [
+        "JobDetails",
+        "JobsResponse",
+        "SubmitJobRequest",
         "Overview",
         "WorkersResponse",
         "WorkerInfo",
@@ -153,6 +169,55 @@ async fn openapi_lists_every_route() -> anyhow::Result<()> {
             "schema {schema} missing"
         );
     }
+    Ok(())
+}
+
+/// `make run`'s standalone: the example job is submitted once and runs in the local
+/// worker's slot; a restart on the same data dir does not submit it again.
+#[tokio::test]
+async fn the_example_job_runs_in_standalone() -> anyhow::Result<()> {
+    let s = Standalone::start(&["--slots", "2", "--example-job"]).await?;
+    let job = eddy_integration::wait_for(
+        "the example job running",
+        eddy_integration::WAIT,
+        || async {
+            let jobs = s.get("/api/v1/jobs").await?;
+            let Some(id) = jobs["jobs"][0]["id"].as_str() else {
+                return Ok(None);
+            };
+            let job = s.get(&format!("/api/v1/jobs/{id}")).await?;
+            let records = job["vertices"][0]["metrics"]["records_out"]
+                .as_u64()
+                .unwrap_or(0);
+            Ok((job["status"] == "RUNNING" && records > 0).then_some(job))
+        },
+    )
+    .await?;
+    assert!(
+        job["name"].as_str().unwrap_or("").starts_with("example"),
+        "{job:#}"
+    );
+    let overview = s.get("/api/v1/overview").await?;
+    assert_eq!(overview["jobs_running"], 1);
+    let Standalone {
+        mut process,
+        data_dir,
+        ..
+    } = s;
+    process.terminate()?;
+    process.wait_exit(eddy_integration::WAIT)?;
+    let again = Standalone::start_in(data_dir, &["--slots", "2", "--example-job"]).await?;
+    eddy_integration::wait_for(
+        "the recovered example job",
+        eddy_integration::WAIT,
+        || async {
+            let jobs = again.get("/api/v1/jobs").await?;
+            let list = jobs["jobs"].as_array().cloned().unwrap_or_default();
+            assert!(list.len() <= 1, "submitted twice: {jobs}");
+            Ok((list.len() == 1 && list[0]["status"] == "RUNNING").then_some(()))
+        },
+    )
+    .await?;
     Ok(())
 }
 
