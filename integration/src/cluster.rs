@@ -189,6 +189,16 @@ impl Cluster {
     }
 }
 
+/// The statuses of a job's status history, oldest first.
+pub fn status_history(job: &Value) -> Vec<String> {
+    job["status_history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h["status"].as_str().map(str::to_string))
+        .collect()
+}
+
 /// Every subtask of a job's details, flattened.
 pub fn subtasks(job: &Value) -> Vec<Value> {
     job["vertices"]
@@ -214,18 +224,6 @@ async fn start_master(http: &str, data_dir: &Path, db: &str) -> anyhow::Result<E
         ],
     );
     let process = EddyProcess::spawn("master", &args, &[])?;
-    let health = format!("http://{http}/healthz");
-    wait_for("master up", WAIT, || {
-        let health = health.clone();
-        async move {
-            Ok(reqwest::get(&health)
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-                .map(|_| ()))
-        }
-    })
-    .await
-    .with_context(|| process.output())?;
+    crate::wait_healthy(&format!("http://{http}"), || process.output()).await?;
     Ok(process)
 }

@@ -66,6 +66,24 @@ where
     }
 }
 
+/// Waits until `GET {url}/healthz` answers 2xx; on timeout the error carries `output`
+/// (the process's log).
+pub async fn wait_healthy(url: &str, output: impl FnOnce() -> String) -> anyhow::Result<()> {
+    let health = format!("{url}/healthz");
+    wait_for("master up", WAIT, || {
+        let health = health.clone();
+        async move {
+            Ok(reqwest::get(&health)
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(|_| ()))
+        }
+    })
+    .await
+    .with_context(output)
+}
+
 /// GET a JSON document, failing on a non-2xx status.
 pub async fn get_json(url: &str) -> anyhow::Result<serde_json::Value> {
     let resp = reqwest::get(url)

@@ -70,19 +70,7 @@ async fn start_master_at(
         &[],
     )?;
     let url = format!("http://{http}");
-    let health = format!("{url}/healthz");
-    wait_for("master up", WAIT, || {
-        let health = health.clone();
-        async move {
-            Ok(reqwest::get(&health)
-                .await
-                .ok()
-                .filter(|r| r.status().is_success())
-                .map(|_| ()))
-        }
-    })
-    .await
-    .with_context(|| process.output())?;
+    eddy_integration::wait_healthy(&url, || process.output()).await?;
     Ok(Master { process, url, dir })
 }
 

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::process::Command;
 use std::time::Duration;
 
-use eddy_integration::cluster::{Cluster, subtasks};
+use eddy_integration::cluster::{Cluster, status_history, subtasks};
 use eddy_integration::{EddyProcess, WAIT, eddy_bin, wait_for};
 use serde_json::{Value, json};
 
@@ -15,15 +15,6 @@ CREATE TABLE src (id BIGINT, v INT) WITH ('connector' = 'datagen', 'rows-per-sec
 CREATE TABLE snk (id BIGINT, v INT) WITH ('connector' = 'blackhole');
 INSERT INTO snk SELECT id, v FROM src;
 ";
-
-fn history(job: &Value) -> Vec<String> {
-    job["status_history"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|h| h["status"].as_str().map(str::to_string))
-        .collect()
-}
 
 #[tokio::test]
 async fn errors_are_json_and_jobs_survive_a_master_restart() -> anyhow::Result<()> {
@@ -104,7 +95,7 @@ async fn errors_are_json_and_jobs_survive_a_master_restart() -> anyhow::Result<(
     assert_eq!(job["name"], "survivor");
     assert_eq!(job["sql"], PASSTHROUGH);
     assert_eq!(job["vertices"].as_array().map(Vec::len), Some(1));
-    let h = history(&job);
+    let h = status_history(&job);
     assert_eq!(&h[..2], ["CREATED", "RUNNING"], "{h:?}");
     assert!(h.contains(&"RESTARTING".to_string()), "{h:?}");
     assert!(subtasks(&job).iter().all(|s| s["status"] == "RUNNING"));
@@ -284,7 +275,7 @@ async fn a_failing_task_is_restarted_then_fails_the_job_with_its_exceptions() ->
         "{job:#}"
     );
     assert!(job["end_time"].is_u64());
-    let h = history(&job);
+    let h = status_history(&job);
     for status in ["RUNNING", "FAILING", "RESTARTING", "FAILED"] {
         assert!(h.contains(&status.to_string()), "{h:?}");
     }
