@@ -131,6 +131,10 @@ pub enum Event {
         leader_id: Option<u64>,
         term: u64,
     },
+    /// New metrics of a job's subtasks arrived (with workers' heartbeats).
+    JobMetrics {
+        job_id: String,
+    },
     /// A job changed status (also on each new attempt).
     JobStatusChanged {
         job_id: String,
@@ -148,6 +152,7 @@ impl Event {
             Event::SlotsChanged { .. } => "slots_changed",
             Event::LeaderChanged { .. } => "leader_changed",
             Event::JobStatusChanged { .. } => "job_status_changed",
+            Event::JobMetrics { .. } => "job_metrics",
         }
     }
 }

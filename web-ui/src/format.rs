@@ -76,6 +76,7 @@ pub fn describe_event(event: &Event) -> String {
             leader_id: None,
             term,
         } => format!("no leader (term {term})"),
+        Event::JobMetrics { job_id } => format!("new metrics of job {job_id}"),
         Event::JobStatusChanged {
             job_id,
             status,

@@ -407,7 +407,11 @@ impl JobManager {
     /// Applies the subtask reports of a heartbeat; returns the attempts to cancel.
     pub fn on_heartbeat(&self, worker_id: &str, reports: &[SubtaskReport]) -> Vec<JobAttempt> {
         let mut cancel: Vec<JobAttempt> = Vec::new();
+        let mut updated: Vec<&str> = Vec::new();
         for r in reports {
+            if !updated.contains(&r.job_id.as_str()) {
+                updated.push(&r.job_id);
+            }
             if !self.apply_report(worker_id, r, String::new())
                 && !exec::is_terminal(&r.status)
                 && !cancel
@@ -419,6 +423,11 @@ impl JobManager {
                     attempt: r.attempt,
                 });
             }
+        }
+        for job_id in updated {
+            let _ = self.shared.events.send(Event::JobMetrics {
+                job_id: job_id.to_string(),
+            });
         }
         cancel
     }
