@@ -3,7 +3,7 @@
 //! workers plan the same script with the same inputs, so they get the same graph.
 
 use eddy_api::error::{ErrorBody, codes};
-use eddy_control_plane::sql::{PlanFuture, SqlPlanner};
+use eddy_control_plane::sql::{PlanFuture, PlannedGraph, SqlPlanner};
 use std::collections::BTreeMap;
 
 use eddy_sql::{PlanOptions, plan_script};
@@ -28,7 +28,10 @@ impl SqlPlanner for EddySqlPlanner {
             })?;
             let graph = JobGraph::from_stream_graph(planned.graph)
                 .map_err(|e| ErrorBody::new(codes::INVALID_SQL, e.to_string()))?;
-            Ok(graph.describe())
+            Ok(PlannedGraph {
+                graph: graph.describe(),
+                settings: planned.settings,
+            })
         })
     }
 }

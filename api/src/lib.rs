@@ -8,6 +8,7 @@
 //!
 //! This crate depends on nothing else of Eddy's.
 
+pub mod checkpoints;
 pub mod error;
 pub mod jobs;
 pub mod rest;

@@ -135,6 +135,13 @@ pub enum Event {
     JobMetrics {
         job_id: String,
     },
+    /// A checkpoint was triggered, completed or failed (`status`: IN_PROGRESS,
+    /// COMPLETED, FAILED).
+    Checkpoint {
+        job_id: String,
+        checkpoint_id: u64,
+        status: String,
+    },
     /// A job changed status (also on each new attempt).
     JobStatusChanged {
         job_id: String,
@@ -153,6 +160,7 @@ impl Event {
             Event::LeaderChanged { .. } => "leader_changed",
             Event::JobStatusChanged { .. } => "job_status_changed",
             Event::JobMetrics { .. } => "job_metrics",
+            Event::Checkpoint { .. } => "checkpoint",
         }
     }
 }

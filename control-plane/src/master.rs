@@ -117,6 +117,8 @@ impl Master {
             registry.clone(),
             events.clone(),
             config.sql.clone(),
+            std::path::absolute(config.data_dir.join("checkpoints"))
+                .unwrap_or_else(|_| config.data_dir.join("checkpoints")),
         );
         let recovered = jobs.recover().await?;
         if recovered > 0 {

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use eddy_api::rpc::job_master_server::JobMaster;
 use eddy_api::rpc::resource_manager_server::ResourceManager;
 use eddy_api::rpc::{
-    HeartbeatRequest, HeartbeatResponse, RegisterWorkerRequest, RegisterWorkerResponse,
-    TaskExecutionState, TaskExecutionStateAck,
+    CheckpointAck, CheckpointDecline, CheckpointReply, HeartbeatRequest, HeartbeatResponse,
+    RegisterWorkerRequest, RegisterWorkerResponse, TaskExecutionState, TaskExecutionStateAck,
 };
 use tonic::{Request, Response, Status};
 
-use crate::jobs::JobManager;
+use crate::jobs::{JobCommand, JobManager};
 use crate::registry::{RegistryError, WorkerRegistry};
 
 pub struct ResourceManagerService {
@@ -76,5 +76,27 @@ impl JobMaster for JobMasterService {
     ) -> Result<Response<TaskExecutionStateAck>, Status> {
         let known = self.jobs.on_task_state(request.into_inner());
         Ok(Response::new(TaskExecutionStateAck { known }))
+    }
+
+    async fn acknowledge_checkpoint(
+        &self,
+        request: Request<CheckpointAck>,
+    ) -> Result<Response<CheckpointReply>, Status> {
+        let ack = request.into_inner();
+        let job_id = ack.job_id.clone();
+        self.jobs
+            .on_checkpoint(&job_id, JobCommand::CheckpointAck(ack));
+        Ok(Response::new(CheckpointReply {}))
+    }
+
+    async fn decline_checkpoint(
+        &self,
+        request: Request<CheckpointDecline>,
+    ) -> Result<Response<CheckpointReply>, Status> {
+        let decline = request.into_inner();
+        let job_id = decline.job_id.clone();
+        self.jobs
+            .on_checkpoint(&job_id, JobCommand::CheckpointDecline(decline));
+        Ok(Response::new(CheckpointReply {}))
     }
 }

@@ -8,7 +8,15 @@ use std::pin::Pin;
 use eddy_api::error::ErrorBody;
 use eddy_api::rest::JobGraphInfo;
 
-pub type PlanFuture = Pin<Box<dyn Future<Output = Result<JobGraphInfo, ErrorBody>> + Send>>;
+/// A planned script: its job graph and the configuration its `SET`s leave (Flink
+/// option names, e.g. `execution.checkpointing.interval`).
+#[derive(Debug, Clone)]
+pub struct PlannedGraph {
+    pub graph: JobGraphInfo,
+    pub settings: std::collections::BTreeMap<String, String>,
+}
+
+pub type PlanFuture = Pin<Box<dyn Future<Output = Result<PlannedGraph, ErrorBody>> + Send>>;
 
 /// Upper bound on the size of a submitted SQL script (explicit limit).
 pub const MAX_SQL_BYTES: usize = 1 << 20;

@@ -271,3 +271,47 @@ async fn a_bounded_job_finishes_with_the_output_of_eddy_run() -> anyhow::Result<
     cluster.wait_allocated(0).await?;
     Ok(())
 }
+
+/// Subtasks without exchanges between them (one chained vertex): only the heartbeat
+/// timeout reveals the killed worker; the attempt fails with "worker … lost" and the
+/// default restart strategy (exponential-delay) runs the job on the others.
+#[tokio::test]
+async fn a_worker_lost_by_heartbeat_timeout_fails_the_attempt() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start(3, 1).await?;
+    let id = cluster.submit(PASSTHROUGH, 2, json!({})).await?;
+    let job = cluster.wait_running(&id).await?;
+    assert!(
+        job["restart_strategy"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("exponential-delay")
+    );
+    let victim = subtasks(&job)[0]["worker_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    cluster
+        .workers
+        .iter_mut()
+        .find(|w| w.output().contains(victim.as_str()))
+        .expect("the victim's process")
+        .kill9()?;
+    let job = cluster
+        .wait_job(&id, "job running on the other workers", |j| {
+            j["status"] == "RUNNING"
+                && j["attempt"].as_u64() >= Some(2)
+                && subtasks(j)
+                    .iter()
+                    .all(|s| s["status"] == "RUNNING" && s["worker_id"] != victim.as_str())
+        })
+        .await?;
+    let exception = &job["exceptions"][0];
+    assert_eq!(exception["worker_id"], victim.as_str(), "{job:#}");
+    assert!(
+        exception["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("lost")),
+        "{exception}"
+    );
+    Ok(())
+}

@@ -113,4 +113,8 @@ impl SourceReader for ComputedColumnsReader {
     fn parse_errors(&self) -> u64 {
         self.inner.parse_errors()
     }
+
+    fn snapshot_position(&self) -> Result<Vec<u8>> {
+        self.inner.snapshot_position()
+    }
 }

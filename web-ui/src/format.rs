@@ -77,6 +77,11 @@ pub fn describe_event(event: &Event) -> String {
             term,
         } => format!("no leader (term {term})"),
         Event::JobMetrics { job_id } => format!("new metrics of job {job_id}"),
+        Event::Checkpoint {
+            job_id,
+            checkpoint_id,
+            status,
+        } => format!("checkpoint {checkpoint_id} of job {job_id}: {status}"),
         Event::JobStatusChanged {
             job_id,
             status,

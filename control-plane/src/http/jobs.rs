@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use eddy_api::checkpoints::{CheckpointDetails, CheckpointsResponse};
 use eddy_api::error::{ErrorBody, codes};
 use eddy_api::jobs::{CancelJobResponse, JobDetails, JobsResponse, SubmitJobRequest};
 
@@ -68,6 +69,44 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
     match state.jobs.cancel(&id).await {
         Ok(Some(answer)) => (StatusCode::ACCEPTED, Json(answer)).into_response(),
         Ok(None) => no_such_job(&id),
+        Err(e) => job_error(e),
+    }
+}
+
+/// A job's checkpoint statistics: counts, latest, summary and history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/checkpoints",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = CheckpointsResponse), (status = 404, body = ErrorBody))
+)]
+pub async fn checkpoints(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match state.jobs.checkpoints(&id).await {
+        Ok(Some(stats)) => Json(stats).into_response(),
+        Ok(None) => no_such_job(&id),
+        Err(e) => job_error(e),
+    }
+}
+
+/// One checkpoint per vertex and subtask: ack time, sync/async duration, alignment,
+/// start delay, state size, key groups, files.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/checkpoints/{cid}",
+    params(("id" = String, Path, description = "Job id"), ("cid" = u64, Path, description = "Checkpoint id")),
+    responses((status = 200, body = CheckpointDetails), (status = 404, body = ErrorBody))
+)]
+pub async fn checkpoint(
+    State(state): State<AppState>,
+    Path((id, cid)): Path<(String, u64)>,
+) -> Response {
+    match state.jobs.checkpoint(&id, cid).await {
+        Ok(Some(details)) => Json(details).into_response(),
+        Ok(None) => api_error(
+            StatusCode::NOT_FOUND,
+            codes::NOT_FOUND,
+            format!("no checkpoint {cid} of job {id}"),
+        ),
         Err(e) => job_error(e),
     }
 }

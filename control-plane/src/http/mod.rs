@@ -57,6 +57,8 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(jobs::submit, jobs::list))
         .routes(routes!(jobs::details))
         .routes(routes!(jobs::cancel))
+        .routes(routes!(jobs::checkpoints))
+        .routes(routes!(jobs::checkpoint))
         .routes(routes!(events::events))
         .routes(routes!(api::openapi_json))
         .split_for_parts()

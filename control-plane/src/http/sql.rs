@@ -53,7 +53,11 @@ pub async fn validate(
         );
     }
     match planner.validate(request.sql, parallelism).await {
-        Ok(graph) => Json(SqlValidateResponse { valid: true, graph }).into_response(),
+        Ok(planned) => Json(SqlValidateResponse {
+            valid: true,
+            graph: planned.graph,
+        })
+        .into_response(),
         Err(body) => (StatusCode::BAD_REQUEST, Json(body)).into_response(),
     }
 }

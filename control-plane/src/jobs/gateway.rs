@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use eddy_api::rpc::task_executor_client::TaskExecutorClient;
-use eddy_api::rpc::{CancelJobRequest, DeployJobRequest};
+use eddy_api::rpc::{CancelJobRequest, DeployJobRequest, TriggerCheckpointRequest};
 use tonic::transport::{Channel, Endpoint};
 
 /// Timeout of one deploy or cancel call (deploying includes planning the SQL).
@@ -74,6 +74,22 @@ impl WorkerGateway {
                 job_id: job_id.to_string(),
                 attempt,
             })
+            .await
+            .map(|_| ())
+            .map_err(describe)
+    }
+}
+
+impl WorkerGateway {
+    /// Asks a worker to inject a checkpoint barrier at its source subtasks.
+    pub async fn trigger_checkpoint(
+        &self,
+        address: &str,
+        request: TriggerCheckpointRequest,
+    ) -> Result<(), String> {
+        let mut client = self.client(address)?;
+        client
+            .trigger_checkpoint(request)
             .await
             .map(|_| ())
             .map_err(describe)

@@ -9,9 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eddy_api::jobs::JobStatus;
-use eddy_api::rpc::{DeployJobRequest, SubtaskAssignment, VertexSpec};
+use eddy_api::rpc::{
+    CheckpointAck, CheckpointDecline, DeployJobRequest, SubtaskAssignment, VertexSpec,
+};
 use tokio::sync::mpsc;
 
+use super::checkpoints::{self, CheckpointCoordinator};
 use super::restart::RestartTracker;
 use super::scheduler::{self, Assignment, WorkerSlots};
 use super::state::exec;
@@ -42,6 +45,8 @@ pub enum JobCommand {
     /// Slots may have become free (a worker joined, a job ended).
     SlotsMaybeFree,
     Cancel,
+    CheckpointAck(CheckpointAck),
+    CheckpointDecline(CheckpointDecline),
 }
 
 /// How an attempt ended.
@@ -58,6 +63,8 @@ pub struct JobMaster {
     pub(super) restart: RestartTracker,
     /// A cancel arrived while the job was failing: do not restart.
     pub(super) cancel_requested: bool,
+    /// Present when the job checkpoints.
+    pub(super) checkpoints: Option<CheckpointCoordinator>,
 }
 
 impl JobMaster {
@@ -77,7 +84,11 @@ impl JobMaster {
                     .await;
                 break;
             };
-            match self.run_attempt(assignments).await {
+            let outcome = self.run_attempt(assignments).await;
+            if let Some(c) = self.checkpoints.as_mut() {
+                c.abort_all(&self.shared, "the job attempt ended").await;
+            }
+            match outcome {
                 Outcome::Finished => {
                     self.release();
                     self.finish(JobStatus::Finished, "").await;
@@ -195,11 +206,39 @@ impl JobMaster {
         }
         self.job.lock().mark_running();
         self.set_status(JobStatus::Running, "").await;
+        let mut tick = tokio::time::interval(
+            self.checkpoints
+                .as_ref()
+                .map_or(Duration::from_secs(3600), |c| c.tick_period()),
+        );
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let Some(command) = self.commands.recv().await else {
+            let command = tokio::select! {
+                command = self.commands.recv() => command,
+                _ = tick.tick(), if self.checkpoints.is_some() => {
+                    if let Some(failure) = self.checkpoint_tick().await {
+                        return Outcome::Failed(self.exception(failure, None, None));
+                    }
+                    continue;
+                }
+            };
+            let Some(command) = command else {
                 return Outcome::Cancelled;
             };
             match command {
+                JobCommand::CheckpointAck(ack) if ack.attempt == attempt => {
+                    if let Some(c) = self.checkpoints.as_mut() {
+                        c.on_ack(&self.shared, ack).await;
+                    }
+                }
+                JobCommand::CheckpointDecline(decline) if decline.attempt == attempt => {
+                    if let Some(c) = self.checkpoints.as_mut()
+                        && let Err(failure) = c.on_decline(&self.shared, decline).await
+                    {
+                        return Outcome::Failed(self.exception(failure, None, None));
+                    }
+                }
+                JobCommand::CheckpointAck(_) | JobCommand::CheckpointDecline(_) => {}
                 JobCommand::Cancel => return Outcome::Cancelled,
                 JobCommand::SlotsMaybeFree => {}
                 JobCommand::WorkerLost(worker_id) => {
@@ -243,6 +282,13 @@ impl JobMaster {
         }
     }
 
+    /// Runs the coordinator's tick; a message when checkpoint failures fail the attempt.
+    async fn checkpoint_tick(&mut self) -> Option<String> {
+        let job = self.job.lock().clone();
+        let c = self.checkpoints.as_mut()?;
+        c.tick(&self.shared, &job).await.err()
+    }
+
     fn deploy_request(
         &self,
         assignments: &[Assignment],
@@ -253,16 +299,20 @@ impl JobMaster {
             workers.insert(a.slot.worker_id.clone(), a.slot.address.clone());
         }
         let mut options = std::collections::HashMap::new();
-        if let Some(ms) = job.options.checkpoint_interval_ms {
-            options.insert(
-                "execution.checkpointing.interval".to_string(),
-                format!("{ms} ms"),
-            );
-        }
         options.insert(
             "state.backend.type".to_string(),
             job.options.state_backend.clone(),
         );
+        if let Some(c) = &self.checkpoints {
+            options.insert(
+                checkpoints::INTERVAL.to_string(),
+                format!("{} ms", c.config.interval.as_millis()),
+            );
+            options.insert(
+                "state.checkpoints.dir".to_string(),
+                c.config.root.display().to_string(),
+            );
+        }
         let request = DeployJobRequest {
             job_id: job.id.clone(),
             attempt: job.attempt,

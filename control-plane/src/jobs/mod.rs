@@ -8,6 +8,8 @@
 //! a `job_status_changed` event; jobs not terminal when a master starts are recovered
 //! with a new attempt.
 
+mod checkpoint_stats;
+pub mod checkpoints;
 mod gateway;
 pub mod job_master;
 pub mod restart;
@@ -30,8 +32,10 @@ use crate::raft::RaftNode;
 use crate::registry::{WorkerRegistry, now_ms};
 use crate::sql::{MAX_SQL_BYTES, SqlPlanner};
 use crate::store::{JobRow, Store, StoreError};
+use checkpoints::CheckpointConfig;
 use gateway::WorkerGateway;
-use job_master::{JOB_COMMAND_QUEUE, JobCommand, JobMaster};
+pub use job_master::JobCommand;
+use job_master::{JOB_COMMAND_QUEUE, JobMaster};
 use restart::{RestartStrategy, RestartTracker};
 use state::{JobOptions, JobState, exec};
 
@@ -90,6 +94,8 @@ pub(crate) struct Shared {
     gateway: WorkerGateway,
     pool: Mutex<SlotPool>,
     jobs: Mutex<HashMap<String, JobEntry>>,
+    /// Where checkpoints are stored (absolute; every worker must reach it).
+    checkpoint_root: std::path::PathBuf,
 }
 
 impl Shared {
@@ -162,6 +168,7 @@ impl JobManager {
         registry: Arc<WorkerRegistry>,
         events: broadcast::Sender<Event>,
         planner: Option<Arc<dyn SqlPlanner>>,
+        checkpoint_root: std::path::PathBuf,
     ) -> JobManager {
         JobManager {
             shared: Arc::new(Shared {
@@ -172,6 +179,7 @@ impl JobManager {
                 gateway: WorkerGateway::default(),
                 pool: Mutex::new(HashMap::new()),
                 jobs: Mutex::new(HashMap::new()),
+                checkpoint_root,
             }),
             planner,
         }
@@ -181,10 +189,19 @@ impl JobManager {
     pub async fn submit(&self, request: SubmitJobRequest) -> Result<JobDetails, JobError> {
         let planner = self.planner.clone().ok_or(JobError::NoPlanner)?;
         let (options, strategy, parallelism) = validate(&request)?;
-        let graph = planner
+        let planned = planner
             .validate(request.sql.clone(), parallelism)
             .await
             .map_err(JobError::InvalidSql)?;
+        let graph = planned.graph;
+        let mut options = options;
+        options.settings = planned.settings;
+        CheckpointConfig::from_settings(
+            options.checkpoint_interval_ms,
+            &options.settings,
+            self.shared.checkpoint_root.clone(),
+        )
+        .map_err(JobError::BadRequest)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let name = request
             .name
@@ -258,12 +275,26 @@ impl JobManager {
                 },
             );
         }
+        let checkpoints = {
+            let j = job.lock();
+            CheckpointConfig::from_settings(
+                j.options.checkpoint_interval_ms,
+                &j.options.settings,
+                self.shared.checkpoint_root.clone(),
+            )
+            .unwrap_or_else(|e| {
+                tracing::warn!(job_id = %j.id, error = %e, "checkpointing disabled: invalid configuration");
+                None
+            })
+            .map(checkpoints::CheckpointCoordinator::new)
+        };
         let master = JobMaster {
             job: job.clone(),
             shared: self.shared.clone(),
             commands: rx,
             restart: RestartTracker::new(strategy),
             cancel_requested: false,
+            checkpoints,
         };
         tokio::spawn(master.run());
         job
@@ -349,6 +380,39 @@ impl JobManager {
         Ok(Some(state.details(history, exceptions)))
     }
 
+    /// A job's checkpoint statistics; `None` if there is no such job.
+    pub async fn checkpoints(
+        &self,
+        id: &str,
+    ) -> Result<Option<eddy_api::checkpoints::CheckpointsResponse>, JobError> {
+        if self.shared.store.job(id).await?.is_none() {
+            return Ok(None);
+        }
+        let rows = self.shared.store.checkpoints(id).await?;
+        Ok(Some(checkpoint_stats::overview(&rows, 0)))
+    }
+
+    /// One checkpoint of a job by vertex and subtask; `None` if either is unknown.
+    pub async fn checkpoint(
+        &self,
+        id: &str,
+        checkpoint_id: u64,
+    ) -> Result<Option<eddy_api::checkpoints::CheckpointDetails>, JobError> {
+        let Some(job) = self.shared.store.job(id).await? else {
+            return Ok(None);
+        };
+        let Some(row) = self.shared.store.checkpoint(id, checkpoint_id).await? else {
+            return Ok(None);
+        };
+        let graph = state_from_row(&job)?.graph;
+        let subtasks = self
+            .shared
+            .store
+            .checkpoint_subtasks(id, checkpoint_id)
+            .await?;
+        Ok(Some(checkpoint_stats::details(&row, &graph, &subtasks)))
+    }
+
     /// Asks a job to cancel; `None` if there is no such job.
     pub async fn cancel(&self, id: &str) -> Result<Option<CancelJobResponse>, JobError> {
         let live = self
@@ -402,6 +466,18 @@ impl JobManager {
             metrics: s.metrics,
         };
         self.apply_report(&s.worker_id, &report, s.error)
+    }
+
+    /// A subtask's checkpoint acknowledgement or decline, for its job master.
+    pub fn on_checkpoint(&self, job_id: &str, command: JobCommand) {
+        let tx = self
+            .shared
+            .lock_jobs()
+            .get(job_id)
+            .and_then(|e| e.commands.clone());
+        if let Some(tx) = tx {
+            let _ = tx.try_send(command);
+        }
     }
 
     /// Applies the subtask reports of a heartbeat; returns the attempts to cancel.
@@ -541,6 +617,7 @@ fn validate(r: &SubmitJobRequest) -> Result<(JobOptions, RestartStrategy, u32), 
         checkpoint_interval_ms: r.checkpoint_interval_ms,
         state_backend,
         restart_strategy: r.restart_strategy.clone(),
+        settings: Default::default(),
     };
     Ok((options, strategy, parallelism))
 }

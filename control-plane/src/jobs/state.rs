@@ -41,6 +41,9 @@ pub struct JobOptions {
     pub state_backend: String,
     #[serde(default)]
     pub restart_strategy: Option<RestartStrategySpec>,
+    /// What the script's `SET`s configure (Flink option names).
+    #[serde(default)]
+    pub settings: std::collections::BTreeMap<String, String>,
 }
 
 fn default_backend() -> String {

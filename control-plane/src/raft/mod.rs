@@ -22,7 +22,7 @@ use openraft::{BasicNode, Config, Raft, ServerState};
 use rocksdb::{ColumnFamilyDescriptor, DB, Options};
 
 pub use state_machine::SharedState;
-pub use types::{ClusterState, Command, NodeId, TypeConfig};
+pub use types::{ClusterState, Command, CommandResult, NodeId, TypeConfig};
 
 /// How long a starting master waits to become leader of its group.
 pub const ELECTION_WAIT: Duration = Duration::from_secs(10);
@@ -123,12 +123,36 @@ impl RaftNode {
 
     /// Proposes a command and waits until it is committed and applied.
     pub async fn propose(&self, command: Command) -> Result<u64, RaftError> {
+        Ok(self.propose_for_result(command).await?.applied_index)
+    }
+
+    /// Like [`RaftNode::propose`], returning what applying the command computed.
+    pub async fn propose_for_result(&self, command: Command) -> Result<CommandResult, RaftError> {
         let resp = self
             .raft
             .client_write(command)
             .await
             .map_err(|e| RaftError::Write(e.to_string()))?;
-        Ok(resp.data.applied_index)
+        Ok(resp.data)
+    }
+
+    /// Draws the next checkpoint id of a job through Raft.
+    pub async fn next_checkpoint_id(&self, job_id: &str) -> Result<u64, RaftError> {
+        self.propose_for_result(Command::NextCheckpointId {
+            job_id: job_id.to_string(),
+        })
+        .await?
+        .value
+        .ok_or_else(|| RaftError::Write("no checkpoint id returned".into()))
+    }
+
+    /// The latest completed checkpoint of a job, as the replicated state has it.
+    pub fn latest_checkpoint(&self, job_id: &str) -> Option<types::CompletedCheckpoint> {
+        self.state
+            .cluster_state()
+            .completed_checkpoints
+            .get(job_id)
+            .cloned()
     }
 
     /// The current Raft term: every store write carries it (fencing).

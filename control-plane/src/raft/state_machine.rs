@@ -152,15 +152,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let mut results = Vec::new();
             for entry in entries {
                 d.last_applied = Some(entry.log_id);
-                match entry.payload {
-                    EntryPayload::Blank => {}
+                let value = match entry.payload {
+                    EntryPayload::Blank => None,
                     EntryPayload::Normal(ref command) => d.state.apply(command),
                     EntryPayload::Membership(ref m) => {
                         d.last_membership = StoredMembership::new(Some(entry.log_id), m.clone());
+                        None
                     }
-                }
+                };
                 results.push(CommandResult {
                     applied_index: entry.log_id.index,
+                    value,
                 });
             }
             (results, d.clone())

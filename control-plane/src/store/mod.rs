@@ -5,6 +5,7 @@
 //! transaction that first claims that term in `leader_fence`; a write from a leader
 //! whose term is older than the newest claimed one is refused ([`StoreError::Fenced`]).
 
+mod checkpoints;
 mod jobs;
 mod workers;
 
@@ -13,6 +14,9 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+pub use checkpoints::{
+    CheckpointRow, CheckpointSubtaskRow, MAX_CHECKPOINTS_LISTED, status as checkpoint_status,
+};
 pub use jobs::{
     JobExceptionRow, JobRow, JobStatusChange, MAX_EXCEPTIONS_LISTED, MAX_JOBS_LISTED,
     TERMINAL_STATUSES,

@@ -227,6 +227,7 @@ impl Source for DataGenSource {
             batch_rows: ((rate / 10).max(1) as usize).min(MAX_BATCH_ROWS),
             clock: self.clock.clone(),
             ended: false,
+            rows_emitted: 0,
         };
         Ok(Box::new(ThrottledReader::with_clock(
             Box::new(reader),
@@ -324,11 +325,20 @@ struct DataGenReader {
     batch_rows: usize,
     clock: SharedClock,
     ended: bool,
+    /// Rows generated so far (the reader's checkpointed position).
+    rows_emitted: u64,
 }
 
 impl SourceReader for DataGenReader {
     fn splits(&self) -> usize {
         1
+    }
+
+    fn snapshot_position(&self) -> Result<Vec<u8>> {
+        super::position(&serde_json::json!({
+            "rows_emitted": self.rows_emitted,
+            "remaining": self.remaining,
+        }))
     }
 
     fn poll(&mut self) -> Result<SourceEvent> {
@@ -355,6 +365,7 @@ impl SourceReader for DataGenReader {
         if let Some(r) = self.remaining.as_mut() {
             *r -= rows as u64;
         }
+        self.rows_emitted += rows as u64;
         let columns = builders
             .iter_mut()
             .map(ColumnBuilder::finish)

@@ -160,6 +160,14 @@ impl FileSystemWriter {
 }
 
 impl SinkWriter for FileSystemWriter {
+    /// Exactly-once needs the part files committed with the checkpoint (two-phase
+    /// commit); until then a checkpoint of this sink is declined.
+    fn snapshot(&mut self) -> Result<Option<Vec<u8>>> {
+        Err(RuntimeError::CheckpointUnsupported(
+            "the filesystem sink (two-phase commit)".into(),
+        ))
+    }
+
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());

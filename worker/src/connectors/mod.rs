@@ -58,6 +58,20 @@ pub trait SourceReader: Send {
     fn parse_errors(&self) -> u64 {
         0
     }
+
+    /// The reader's position for a checkpoint (Flink's split state): where to resume
+    /// reading. Readers that cannot say refuse, and the checkpoint is declined.
+    fn snapshot_position(&self) -> Result<Vec<u8>> {
+        Err(crate::runtime::error::RuntimeError::CheckpointUnsupported(
+            "this source".into(),
+        ))
+    }
+}
+
+/// A reader position as checkpoint bytes (JSON: small, readable in the state browser).
+pub(crate) fn position(value: &serde_json::Value) -> Result<Vec<u8>> {
+    serde_json::to_vec(value)
+        .map_err(|e| crate::runtime::error::RuntimeError::Graph(format!("position: {e}")))
 }
 
 /// A table sink: one writer per subtask.
@@ -71,4 +85,10 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
 pub trait SinkWriter: Send {
     fn write(&mut self, batch: &RecordBatch) -> Result<()>;
     fn finish(&mut self) -> Result<()>;
+
+    /// The writer's state for a checkpoint: `None` when it keeps none (its writes are
+    /// visible at once, e.g. print).
+    fn snapshot(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
 }

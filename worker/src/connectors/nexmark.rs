@@ -355,6 +355,10 @@ impl SourceReader for NexmarkReader {
         1
     }
 
+    fn snapshot_position(&self) -> Result<Vec<u8>> {
+        super::position(&serde_json::json!({"next_row": self.next_row, "finished": self.finished}))
+    }
+
     fn poll(&mut self) -> Result<SourceEvent> {
         let limit = self.source.rows.unwrap_or(u64::MAX);
         if self.next_row >= limit {

@@ -108,6 +108,10 @@ impl SourceReader for ThrottledReader {
     fn parse_errors(&self) -> u64 {
         self.inner.parse_errors()
     }
+
+    fn snapshot_position(&self) -> Result<Vec<u8>> {
+        self.inner.snapshot_position()
+    }
 }
 
 /// A subtask's share of a rate split among `parallelism` subtasks (Flink's datagen:

@@ -66,6 +66,10 @@ impl SourceReader for ValuesReader {
         self.splits.len()
     }
 
+    fn snapshot_position(&self) -> Result<Vec<u8>> {
+        super::position(&serde_json::json!({"split": self.split, "batch": self.batch}))
+    }
+
     fn poll(&mut self) -> Result<SourceEvent> {
         let Some(split) = self.splits.get(self.split) else {
             return Ok(SourceEvent::End);

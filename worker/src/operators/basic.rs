@@ -148,6 +148,10 @@ impl Operator for SinkOperator {
         Ok(())
     }
 
+    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
+        self.writer.snapshot()
+    }
+
     fn finish(&mut self, _ctx: &OperatorContext, _out: &mut Output) -> Result<()> {
         self.writer.finish()
     }

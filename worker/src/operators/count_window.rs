@@ -111,6 +111,10 @@ impl Operator for CountWindowOperator {
         &self.name
     }
 
+    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
+        crate::runtime::operator::unsupported_state(&self.name)
+    }
+
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         self.state(ctx).map(|_| ())
     }

@@ -137,6 +137,10 @@ impl Operator for GroupAggregateOperator {
         &self.name
     }
 
+    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
+        crate::runtime::operator::unsupported_state(&self.name)
+    }
+
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         self.init(ctx)
     }

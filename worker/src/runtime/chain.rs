@@ -71,6 +71,14 @@ impl OperatorChain {
         self.run(|op, ctx, out| op.process_watermark(watermark, ctx, out))
     }
 
+    /// Every operator's state for a checkpoint, head first (`None`: stateless).
+    pub fn snapshot_state(&mut self) -> Result<Vec<Option<Vec<u8>>>> {
+        self.operators
+            .iter_mut()
+            .map(|op| op.snapshot_state())
+            .collect()
+    }
+
     pub fn next_processing_time_timer(&self) -> Option<Timestamp> {
         self.operators
             .iter()

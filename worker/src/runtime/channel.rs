@@ -56,6 +56,11 @@ impl InputGate {
         self.channels.len()
     }
 
+    /// Channels that have not delivered their `EndOfStream` yet.
+    pub fn open_channels(&self) -> usize {
+        self.remaining
+    }
+
     /// True once every channel delivered its `EndOfStream`.
     pub fn is_finished(&self) -> bool {
         self.remaining == 0

@@ -7,11 +7,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::chain::OperatorChain;
 use super::channel::{self, ChannelReceiver, ChannelSender, InputGate};
+use super::checkpoint::{SubtaskSnapshot, TRIGGER_QUEUE, TaskCheckpointing};
 use super::error::{Result, RuntimeError};
 use super::executor::{ExecutionConfig, RunningJob, SubtaskHandle, TaskId};
 use super::message::MIN_WATERMARK;
@@ -54,6 +55,9 @@ pub struct Placement {
     pub slot_memory: HashMap<usize, Arc<MemoryBudget>>,
     /// Needed as soon as a location is remote.
     pub exchange: Option<RemoteExchange>,
+    /// Where tasks hand their checkpoint snapshots; none: no checkpoints (barriers
+    /// pass through).
+    pub snapshots: Option<mpsc::Sender<SubtaskSnapshot>>,
 }
 
 impl Placement {
@@ -74,6 +78,7 @@ impl Placement {
             locations,
             slot_memory: memory.iter().cloned().enumerate().collect(),
             exchange: None,
+            snapshots: None,
         }
     }
 
@@ -105,6 +110,7 @@ pub fn start(
         wire_channels(&graph, config, &placement, &cancel_rx, &mut tasks)?;
 
     let mut subtasks = Vec::new();
+    let mut triggers = Vec::new();
     for vertex in &graph.vertices {
         for index in 0..vertex.parallelism {
             let Location::Local { slot } = placement.location(vertex.id, index)? else {
@@ -191,12 +197,28 @@ pub fn start(
                 )?);
             }
             outputs.clear();
+            let checkpointing = placement.snapshots.as_ref().map(|snapshots| {
+                let is_source = matches!(input, TaskInput::Source { .. });
+                let trigger_rx = is_source.then(|| {
+                    let (tx, rx) = mpsc::channel(TRIGGER_QUEUE);
+                    triggers.push(((vertex.id, index), tx));
+                    rx
+                });
+                TaskCheckpointing {
+                    vertex: vertex.id as u32,
+                    index,
+                    key_groups: (info.key_group_range.start, info.key_group_range.end),
+                    triggers: trigger_rx,
+                    snapshots: snapshots.clone(),
+                }
+            });
             let task = StreamTask {
                 name: info.task_name(),
                 chain: OperatorChain::new(operators, ctx),
                 writers,
                 cancel: cancel_rx.clone(),
                 output_watermark: MIN_WATERMARK,
+                checkpointing,
             };
             subtasks.push(SubtaskHandle {
                 vertex: vertex.id,
@@ -215,6 +237,7 @@ pub fn start(
     }
     Ok(RunningJob {
         subtasks,
+        triggers,
         slot_plan: None,
         slot_memory: Vec::new(),
         cancel,

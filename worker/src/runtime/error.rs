@@ -44,6 +44,9 @@ pub enum RuntimeError {
     ChannelClosed(String),
     #[error("job cancelled")]
     Cancelled,
+    /// A checkpoint cannot include this part of the job yet (the checkpoint is declined).
+    #[error("checkpoints are not supported by {0} yet")]
+    CheckpointUnsupported(String),
     /// The data exchange with another worker failed (see `exchange::ExchangeError`).
     #[error("exchange: {0}")]
     Exchange(String),

@@ -63,6 +63,11 @@ pub struct SubtaskHandle {
 /// A job running in this process.
 pub struct RunningJob {
     pub subtasks: Vec<SubtaskHandle>,
+    /// Where to inject checkpoint barriers: one queue per source subtask (vertex, index).
+    pub triggers: Vec<(
+        (usize, u32),
+        tokio::sync::mpsc::Sender<super::message::CheckpointBarrier>,
+    )>,
     /// The slot plan of an in-process deployment (none when the master placed the job).
     pub slot_plan: Option<SlotPlan>,
     pub slot_memory: Vec<Arc<MemoryBudget>>,

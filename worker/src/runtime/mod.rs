@@ -4,6 +4,7 @@
 pub mod chain;
 pub mod changelog;
 pub mod channel;
+pub mod checkpoint;
 pub mod deployment;
 pub mod error;
 pub mod executor;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
-use super::error::Result;
+use super::error::{Result, RuntimeError};
 use super::message::Timestamp;
 use super::metrics::SubtaskMetrics;
 use crate::key_groups::KeyGroupRange;
@@ -129,11 +129,25 @@ pub trait Operator: Send {
         Ok(())
     }
 
+    /// Copies the operator's state for a checkpoint (Flink's `snapshotState`): `None`
+    /// when it keeps none. An operator whose state cannot be snapshotted yet refuses
+    /// with [`RuntimeError::CheckpointUnsupported`] and the checkpoint is declined.
+    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
     /// Every input ended (after the final watermark). Emit what is still pending —
     /// Eddy also fires pending processing-time windows here, so no data is lost.
     fn finish(&mut self, _ctx: &OperatorContext, _out: &mut Output) -> Result<()> {
         Ok(())
     }
+}
+
+/// The refusal of a stateful operator whose state is not checkpointed yet.
+pub fn unsupported_state(operator: &str) -> Result<Option<Vec<u8>>> {
+    Err(RuntimeError::CheckpointUnsupported(format!(
+        "the state of {operator}"
+    )))
 }
 
 /// Creates one operator instance per subtask.

@@ -12,8 +12,9 @@ use tokio::sync::watch;
 
 use super::chain::{ChainOutput, OperatorChain};
 use super::channel::InputGate;
+use super::checkpoint::{Alignment, BarrierAligner, TaskCheckpointing, encode_snapshot};
 use super::error::{Result, RuntimeError};
-use super::message::{MAX_WATERMARK, Message, Timestamp, WatermarkStatus};
+use super::message::{CheckpointBarrier, MAX_WATERMARK, Message, Timestamp, WatermarkStatus};
 use super::metrics::SubtaskMetrics;
 use super::operator::Emit;
 use super::partition::RecordWriter;
@@ -45,6 +46,8 @@ pub struct StreamTask {
     pub cancel: watch::Receiver<bool>,
     /// The last watermark sent downstream (the chain's output watermark).
     pub output_watermark: Timestamp,
+    /// How this task takes part in checkpoints; none: barriers pass through.
+    pub checkpointing: Option<TaskCheckpointing>,
 }
 
 impl StreamTask {
@@ -87,11 +90,17 @@ impl StreamTask {
     ) -> Result<()> {
         let metrics = self.metrics();
         let mut last_tick = Instant::now();
+        let mut triggers = self.checkpointing.as_mut().and_then(|c| c.triggers.take());
         loop {
             if self.cancelled() {
                 return Err(RuntimeError::Cancelled);
             }
             self.fire_processing_timers().await?;
+            while let Some(barrier) = triggers.as_mut().and_then(|t| t.try_recv().ok()) {
+                let position = source_position(reader.as_ref());
+                self.checkpoint(barrier, Some(position), Duration::ZERO)
+                    .await?;
+            }
             let event = reader.poll()?;
             metrics
                 .parse_errors_skipped
@@ -115,9 +124,14 @@ impl StreamTask {
                     self.apply_valve_outputs(outputs).await?;
                     let mut cancel = self.cancel.clone();
                     tokio::select! {
-                        _ = tokio::time::sleep(d.min(TIMER_POLL_INTERVAL)) => {}
-                        _ = cancel.changed() => return Err(RuntimeError::Cancelled),
-                    }
+                            _ = tokio::time::sleep(d.min(TIMER_POLL_INTERVAL)) => {}
+                            _ = cancel.changed() => return Err(RuntimeError::Cancelled),
+                            Some(barrier) = next_trigger(&mut triggers) => {
+                                let position = source_position(reader.as_ref());
+                    self.checkpoint(barrier, Some(position), Duration::ZERO)
+                        .await?;
+                            }
+                        }
                 }
                 SourceEvent::SplitFinished { split } => {
                     let outputs = wm.split_finished(split);
@@ -137,6 +151,7 @@ impl StreamTask {
     ) -> Result<()> {
         let metrics = self.metrics();
         let mut valve = StatusWatermarkValve::new(gate.num_channels());
+        let mut aligner = BarrierAligner::default();
         let mut cancel = self.cancel.clone();
         loop {
             let timer_wait = self.chain.next_processing_time_timer().map(|t| {
@@ -173,10 +188,23 @@ impl StreamTask {
                     self.apply_valve_outputs(outputs).await?;
                 }
                 Message::Barrier(barrier) => {
-                    // Checkpoint alignment arrives with the checkpoint coordinator; until
-                    // then barriers pass through unaligned.
-                    for w in &mut self.writers {
-                        w.broadcast(Message::Barrier(barrier)).await?;
+                    if self.checkpointing.is_none() {
+                        // Not checkpointing (eddy run): barriers pass through.
+                        self.broadcast(Message::Barrier(barrier)).await?;
+                        continue;
+                    }
+                    match aligner.on_barrier(channel, barrier, gate.open_channels()) {
+                        Alignment::Block { abandoned } => {
+                            if abandoned {
+                                gate.unblock_all();
+                            }
+                            gate.block(channel);
+                        }
+                        Alignment::Complete { barrier, alignment } => {
+                            self.checkpoint(barrier, None, alignment).await?;
+                            gate.unblock_all();
+                        }
+                        Alignment::Ignore => {}
                     }
                 }
                 Message::EndOfStream => {
@@ -185,8 +213,45 @@ impl StreamTask {
                         .into_iter()
                         .collect();
                     self.apply_valve_outputs(outputs).await?;
+                    if let Alignment::Complete { barrier, alignment } =
+                        aligner.on_channel_finished(channel, gate.open_channels())
+                    {
+                        self.checkpoint(barrier, None, alignment).await?;
+                        gate.unblock_all();
+                    }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Copies the state for `barrier`'s checkpoint, hands it to the checkpoint writer
+    /// and forwards the barrier. A state that cannot be taken declines the checkpoint;
+    /// the task goes on.
+    async fn checkpoint(
+        &mut self,
+        barrier: CheckpointBarrier,
+        position: Option<std::result::Result<Vec<u8>, String>>,
+        alignment: Duration,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let operators = self.chain.snapshot_state().map_err(|e| e.to_string());
+        let state = match (position.transpose(), operators) {
+            (Ok(position), Ok(operators)) => Ok(encode_snapshot(position, operators)),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        if let Some(cp) = &self.checkpointing {
+            let snapshot = cp.snapshot(barrier, state, alignment, started.elapsed());
+            if cp.snapshots.send(snapshot).await.is_err() {
+                tracing::warn!(task = %self.name, checkpoint_id = barrier.checkpoint_id, "the checkpoint writer is gone");
+            }
+        }
+        self.broadcast(Message::Barrier(barrier)).await
+    }
+
+    async fn broadcast(&mut self, message: Message) -> Result<()> {
+        for w in &mut self.writers {
+            w.broadcast(message.clone()).await?;
         }
         Ok(())
     }
@@ -257,6 +322,21 @@ impl StreamTask {
             }
         }
         Ok(())
+    }
+}
+
+/// A source reader's position for a checkpoint, or why it has none.
+fn source_position(reader: &dyn SourceReader) -> std::result::Result<Vec<u8>, String> {
+    reader.snapshot_position().map_err(|e| e.to_string())
+}
+
+/// The next checkpoint trigger of a source task (pending forever without any).
+async fn next_trigger(
+    triggers: &mut Option<tokio::sync::mpsc::Receiver<CheckpointBarrier>>,
+) -> Option<CheckpointBarrier> {
+    match triggers {
+        Some(t) => t.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use eddy_api::rpc::{SubtaskMetricsReport, SubtaskReport};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+
+use crate::runtime::message::CheckpointBarrier;
 
 use crate::runtime::metrics::SubtaskMetrics;
 
@@ -105,6 +107,8 @@ pub struct Attempt {
     pub attempt: u32,
     pub subtasks: Vec<Arc<LocalSubtask>>,
     pub cancel: watch::Sender<bool>,
+    /// Checkpoint barrier queues of the local source subtasks.
+    pub triggers: Vec<((usize, u32), mpsc::Sender<CheckpointBarrier>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +152,10 @@ impl Attempts {
             }
         }
         n
+    }
+
+    pub fn get(&self, job_id: &str, attempt: u32) -> Option<Arc<Attempt>> {
+        self.lock().get(&(job_id.to_string(), attempt)).cloned()
     }
 
     /// Every subtask of every attempt, with its state and metrics (for heartbeats).

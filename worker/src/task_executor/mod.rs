@@ -6,6 +6,7 @@
 //! the exchange, and reports every subtask's end to the master.
 
 pub mod attempts;
+pub mod checkpoints;
 mod report;
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use eddy_api::rpc::task_executor_server::TaskExecutor;
 use eddy_api::rpc::{
     CancelJobRequest, CancelJobResponse, DeployJobRequest, DeployJobResponse, SubtaskAssignment,
+    TriggerCheckpointRequest, TriggerCheckpointResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -23,6 +25,7 @@ use crate::exchange::{ExchangeClient, ExchangeServer};
 use crate::graph::JobGraph;
 use crate::runtime::deployment::{Location, Placement, RemoteExchange, start};
 use crate::runtime::executor::ExecutionConfig;
+use crate::runtime::message::CheckpointBarrier;
 use crate::slots::SlotTable;
 use attempts::{Attempt, Attempts, LocalSubtask};
 pub use report::MasterReporter;
@@ -80,6 +83,29 @@ impl TaskExecutor for TaskExecutorService {
         let n = self.attempts.cancel_up_to(&r.job_id, r.attempt);
         tracing::info!(job_id = %r.job_id, attempt = r.attempt, attempts = n, "cancel requested");
         Ok(Response::new(CancelJobResponse {}))
+    }
+
+    async fn trigger_checkpoint(
+        &self,
+        request: Request<TriggerCheckpointRequest>,
+    ) -> Result<Response<TriggerCheckpointResponse>, Status> {
+        let r = request.into_inner();
+        let attempt = self.attempts.get(&r.job_id, r.attempt).ok_or_else(|| {
+            Status::not_found(format!("no attempt {} of job {} here", r.attempt, r.job_id))
+        })?;
+        let barrier = CheckpointBarrier {
+            checkpoint_id: r.checkpoint_id,
+            timestamp_ms: r.timestamp_ms,
+        };
+        let mut sources = 0;
+        for (_, tx) in &attempt.triggers {
+            // A source that ended or is far behind misses this checkpoint (it expires).
+            if tx.try_send(barrier).is_ok() {
+                sources += 1;
+            }
+        }
+        tracing::debug!(job_id = %r.job_id, attempt = r.attempt, checkpoint_id = r.checkpoint_id, sources, "checkpoint triggered");
+        Ok(Response::new(TriggerCheckpointResponse { sources }))
     }
 }
 
@@ -139,6 +165,7 @@ impl TaskExecutorService {
             attempt: request.attempt,
             subtasks,
             cancel: job.canceller(),
+            triggers: std::mem::take(&mut job.triggers),
         });
         if let Err(e) = self.attempts.insert(entry.clone()) {
             job.cancel();
@@ -204,9 +231,21 @@ impl TaskExecutorService {
                 }
             }
         }
+        let snapshots = request
+            .options
+            .get(checkpoints::CHECKPOINT_DIR_OPTION)
+            .map(|root| {
+                checkpoints::spawn_writer(
+                    self.reporter.clone(),
+                    request.job_id.clone(),
+                    request.attempt,
+                    root.into(),
+                )
+            });
         Ok(Placement {
             locations,
             slot_memory,
+            snapshots,
             exchange: Some(RemoteExchange {
                 job_id: request.job_id.clone(),
                 attempt: request.attempt,

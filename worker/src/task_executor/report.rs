@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use eddy_api::rpc::TaskExecutionState;
 use eddy_api::rpc::job_master_client::JobMasterClient;
+use eddy_api::rpc::{CheckpointAck, CheckpointDecline, TaskExecutionState};
 use tonic::transport::Channel;
 
 use super::attempts::{Attempt, ExecutionState};
@@ -50,6 +50,32 @@ impl MasterReporter {
             }
         }
         true
+    }
+}
+
+impl MasterReporter {
+    /// Acknowledges a subtask's checkpoint (once; a lost acknowledgement lets the
+    /// checkpoint expire, as in Flink).
+    pub async fn acknowledge(&self, ack: CheckpointAck) {
+        if let Err(s) = self
+            .client
+            .clone()
+            .acknowledge_checkpoint(ack.clone())
+            .await
+        {
+            tracing::warn!(job_id = %ack.job_id, checkpoint_id = ack.checkpoint_id, error = %s.message(), "acknowledging a checkpoint failed");
+        }
+    }
+
+    pub async fn decline(&self, decline: CheckpointDecline) {
+        if let Err(s) = self
+            .client
+            .clone()
+            .decline_checkpoint(decline.clone())
+            .await
+        {
+            tracing::warn!(job_id = %decline.job_id, checkpoint_id = decline.checkpoint_id, error = %s.message(), "declining a checkpoint failed");
+        }
     }
 }
 

@@ -134,6 +134,10 @@ impl Operator for IntervalJoinOperator {
         &self.sides.name
     }
 
+    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
+        crate::runtime::operator::unsupported_state(&self.sides.name)
+    }
+
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         self.state = Some(State::open(ctx));
         Ok(())

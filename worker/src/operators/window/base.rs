@@ -213,6 +213,10 @@ impl<W: WindowKind> Operator for WindowOperator<W> {
         &self.name
     }
 
+    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
+        crate::runtime::operator::unsupported_state(&self.name)
+    }
+
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         self.state(ctx).map(|_| ())
     }

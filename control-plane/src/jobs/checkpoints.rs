@@ -1,0 +1,391 @@
+//! The checkpoint coordinator of one job (Flink's `CheckpointCoordinator`): triggers
+//! checkpoints at the configured interval (ids drawn through Raft), collects every
+//! subtask's acknowledgement, and completes a checkpoint — recording it through Raft as
+//! the job's latest — once all acknowledged; a decline or the timeout fails it.
+//! Statistics go to the store as they happen.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use eddy_api::rest::Event;
+use eddy_api::rpc::{CheckpointAck, CheckpointDecline, TriggerCheckpointRequest};
+
+use super::Shared;
+use super::state::{JobState, exec};
+use crate::raft::Command;
+use crate::registry::now_ms;
+use crate::store::{CheckpointRow, CheckpointSubtaskRow, checkpoint_status};
+
+/// Flink's option names and defaults.
+pub const INTERVAL: &str = "execution.checkpointing.interval";
+pub const TIMEOUT: &str = "execution.checkpointing.timeout";
+pub const MIN_PAUSE: &str = "execution.checkpointing.min-pause";
+pub const MAX_CONCURRENT: &str = "execution.checkpointing.max-concurrent-checkpoints";
+pub const TOLERABLE_FAILED: &str = "execution.checkpointing.tolerable-failed-checkpoints";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Upper bound of concurrent checkpoints one job may ask for (explicit limit).
+pub const MAX_CONCURRENT_LIMIT: usize = 16;
+/// Shortest interval accepted (Flink's minimum).
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointConfig {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub min_pause: Duration,
+    pub max_concurrent: usize,
+    /// Consecutive failed checkpoints tolerated before the attempt fails; `None`:
+    /// any number (Eddy's default; a failed checkpoint never fails the job).
+    pub tolerable_failed: Option<u32>,
+    /// The checkpoint storage root (a directory every worker can reach).
+    pub root: PathBuf,
+}
+
+impl CheckpointConfig {
+    /// The configuration from the job request's interval and the script's `SET`s;
+    /// `None` when checkpointing is off (no interval).
+    pub fn from_settings(
+        interval_ms: Option<u64>,
+        settings: &BTreeMap<String, String>,
+        root: PathBuf,
+    ) -> Result<Option<CheckpointConfig>, String> {
+        let interval = match (interval_ms, settings.get(INTERVAL)) {
+            (Some(ms), _) => Duration::from_millis(ms),
+            (None, Some(v)) => parse_duration(INTERVAL, v)?,
+            (None, None) => return Ok(None),
+        };
+        if interval < MIN_INTERVAL {
+            return Err(format!("{INTERVAL} must be at least {MIN_INTERVAL:?}"));
+        }
+        let duration = |key: &str, default: Duration| -> Result<Duration, String> {
+            settings
+                .get(key)
+                .map_or(Ok(default), |v| parse_duration(key, v))
+        };
+        let number = |key: &str| -> Result<Option<u64>, String> {
+            settings
+                .get(key)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| format!("{key}: not a number: '{v}'"))
+                })
+                .transpose()
+        };
+        let max_concurrent = number(MAX_CONCURRENT)?.unwrap_or(1) as usize;
+        if !(1..=MAX_CONCURRENT_LIMIT).contains(&max_concurrent) {
+            return Err(format!(
+                "{MAX_CONCURRENT} must be 1..={MAX_CONCURRENT_LIMIT}"
+            ));
+        }
+        Ok(Some(CheckpointConfig {
+            interval,
+            timeout: duration(TIMEOUT, DEFAULT_TIMEOUT)?,
+            min_pause: duration(MIN_PAUSE, Duration::ZERO)?,
+            max_concurrent,
+            tolerable_failed: number(TOLERABLE_FAILED)?.map(|n| n.min(u64::from(u32::MAX)) as u32),
+            root,
+        }))
+    }
+}
+
+/// The directory of checkpoint `id` of a job: `ROOT/JOB/chk-ID` (workers write their
+/// snapshots there; the layout is shared with `eddy_worker::task_executor::checkpoints`).
+pub fn checkpoint_dir(root: &std::path::Path, job_id: &str, id: u64) -> PathBuf {
+    root.join(job_id).join(format!("chk-{id}"))
+}
+
+/// Flink's duration syntax: `500 ms`, `1 s`, `10 min`, `1h`; a bare number is milliseconds.
+pub fn parse_duration(key: &str, value: &str) -> Result<Duration, String> {
+    let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+    if let Ok(ms) = compact.parse::<u64>() {
+        return Ok(Duration::from_millis(ms));
+    }
+    humantime::parse_duration(&compact)
+        .map_err(|e| format!("{key}: invalid duration '{value}': {e}"))
+}
+
+struct Pending {
+    row: CheckpointRow,
+    started: Instant,
+    waiting: BTreeSet<(u32, u32)>,
+}
+
+/// One job's coordinator, driven by its job master.
+pub struct CheckpointCoordinator {
+    pub config: CheckpointConfig,
+    pending: BTreeMap<u64, Pending>,
+    last_trigger: Option<Instant>,
+    last_completion: Option<Instant>,
+    consecutive_failures: u32,
+}
+
+impl CheckpointCoordinator {
+    pub fn new(config: CheckpointConfig) -> CheckpointCoordinator {
+        CheckpointCoordinator {
+            config,
+            pending: BTreeMap::new(),
+            last_trigger: None,
+            last_completion: None,
+            consecutive_failures: 0,
+        }
+    }
+
+    /// How often the job master calls [`Self::tick`].
+    pub fn tick_period(&self) -> Duration {
+        (self.config.interval / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
+    }
+
+    /// Expires overdue checkpoints and triggers a new one when it is time. Returns an
+    /// error message when failures exceed the tolerable number (the attempt fails).
+    pub(crate) async fn tick(&mut self, shared: &Shared, job: &JobState) -> Result<(), String> {
+        let expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.started.elapsed() > self.config.timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.fail(shared, id, "expired before completing").await?;
+        }
+        let due = self
+            .last_trigger
+            .is_none_or(|t| t.elapsed() >= self.config.interval)
+            && self
+                .last_completion
+                .is_none_or(|t| t.elapsed() >= self.config.min_pause)
+            && self.pending.len() < self.config.max_concurrent;
+        // Like Flink before FLIP-147: no checkpoint once a subtask ended.
+        let all_running = job.subtasks.values().all(|s| s.status == exec::RUNNING);
+        if due && all_running {
+            self.trigger(shared, job).await;
+        }
+        Ok(())
+    }
+
+    async fn trigger(&mut self, shared: &Shared, job: &JobState) {
+        self.last_trigger = Some(Instant::now());
+        let id = match shared.raft.next_checkpoint_id(&job.id).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(job_id = %job.id, error = %e, "cannot draw a checkpoint id");
+                return;
+            }
+        };
+        let path = checkpoint_dir(&self.config.root, &job.id, id);
+        let row = CheckpointRow {
+            job_id: job.id.clone(),
+            checkpoint_id: id,
+            attempt: job.attempt,
+            status: checkpoint_status::IN_PROGRESS.into(),
+            is_savepoint: false,
+            trigger_time_ms: now_ms(),
+            end_time_ms: None,
+            state_size_bytes: 0,
+            checkpointed_bytes: 0,
+            alignment_ms: 0,
+            path: path.display().to_string(),
+            failure: String::new(),
+        };
+        if let Err(e) = shared
+            .store
+            .insert_checkpoint(shared.raft.term(), &row)
+            .await
+        {
+            tracing::error!(job_id = %job.id, checkpoint_id = id, error = %e, "cannot record the checkpoint");
+        }
+        let request = TriggerCheckpointRequest {
+            job_id: job.id.clone(),
+            attempt: job.attempt,
+            checkpoint_id: id,
+            timestamp_ms: row.trigger_time_ms as i64,
+            storage_path: row.path.clone(),
+        };
+        self.pending.insert(
+            id,
+            Pending {
+                row,
+                started: Instant::now(),
+                waiting: job.subtasks.keys().copied().collect(),
+            },
+        );
+        let workers: BTreeSet<&str> = job
+            .subtasks
+            .values()
+            .filter_map(|s| s.slot.as_ref().map(|slot| slot.address.as_str()))
+            .collect();
+        for address in workers {
+            if let Err(e) = shared
+                .gateway
+                .trigger_checkpoint(address, request.clone())
+                .await
+            {
+                tracing::warn!(job_id = %job.id, checkpoint_id = id, %address, error = %e, "trigger failed");
+            }
+        }
+        tracing::debug!(job_id = %job.id, checkpoint_id = id, "checkpoint triggered");
+        publish(shared, &job.id, id, checkpoint_status::IN_PROGRESS);
+    }
+
+    pub(crate) async fn on_ack(&mut self, shared: &Shared, ack: CheckpointAck) {
+        let Some(p) = self.pending.get_mut(&ack.checkpoint_id) else {
+            return;
+        };
+        if !p.waiting.remove(&(ack.vertex, ack.index)) {
+            return;
+        }
+        p.row.state_size_bytes += ack.state_size;
+        p.row.checkpointed_bytes += ack.state_size;
+        p.row.alignment_ms = p.row.alignment_ms.max(ack.alignment_ms);
+        let subtask = CheckpointSubtaskRow {
+            vertex: ack.vertex,
+            subtask: ack.index,
+            ack_time_ms: now_ms(),
+            start_delay_ms: ack.start_delay_ms,
+            alignment_ms: ack.alignment_ms,
+            sync_ms: ack.sync_ms,
+            async_ms: ack.async_ms,
+            state_size_bytes: ack.state_size,
+            key_group_first: ack.key_group_first,
+            key_group_last: ack.key_group_last,
+            file: ack.file,
+        };
+        let term = shared.raft.term();
+        if let Err(e) = shared
+            .store
+            .insert_checkpoint_subtask(term, &ack.job_id, ack.checkpoint_id, &subtask)
+            .await
+        {
+            tracing::error!(job_id = %ack.job_id, checkpoint_id = ack.checkpoint_id, error = %e, "cannot record an acknowledgement");
+        }
+        if p.waiting.is_empty() {
+            self.complete(shared, ack.checkpoint_id).await;
+        }
+    }
+
+    async fn complete(&mut self, shared: &Shared, id: u64) {
+        let Some(mut p) = self.pending.remove(&id) else {
+            return;
+        };
+        let job_id = p.row.job_id.clone();
+        let committed = shared
+            .raft
+            .propose(Command::CompleteCheckpoint {
+                job_id: job_id.clone(),
+                checkpoint_id: id,
+                path: p.row.path.clone(),
+            })
+            .await;
+        if let Err(e) = committed {
+            p.row.status = checkpoint_status::FAILED.into();
+            p.row.failure = format!("committing through Raft failed: {e}");
+        } else {
+            p.row.status = checkpoint_status::COMPLETED.into();
+            self.last_completion = Some(Instant::now());
+            self.consecutive_failures = 0;
+        }
+        p.row.end_time_ms = Some(now_ms());
+        if let Err(e) = shared
+            .store
+            .finish_checkpoint(shared.raft.term(), &p.row)
+            .await
+        {
+            tracing::error!(%job_id, checkpoint_id = id, error = %e, "cannot record the checkpoint's end");
+        }
+        tracing::info!(%job_id, checkpoint_id = id, status = %p.row.status, state_size = p.row.state_size_bytes, "checkpoint ended");
+        publish(shared, &job_id, id, &p.row.status);
+    }
+
+    /// A subtask could not take its snapshot: the checkpoint fails.
+    pub(crate) async fn on_decline(
+        &mut self,
+        shared: &Shared,
+        d: CheckpointDecline,
+    ) -> Result<(), String> {
+        let reason = format!(
+            "subtask {} of vertex {} declined: {}",
+            d.index, d.vertex, d.reason
+        );
+        self.fail(shared, d.checkpoint_id, &reason).await
+    }
+
+    async fn fail(&mut self, shared: &Shared, id: u64, reason: &str) -> Result<(), String> {
+        let Some(mut p) = self.pending.remove(&id) else {
+            return Ok(());
+        };
+        p.row.status = checkpoint_status::FAILED.into();
+        p.row.failure = reason.to_string();
+        p.row.end_time_ms = Some(now_ms());
+        if let Err(e) = shared
+            .store
+            .finish_checkpoint(shared.raft.term(), &p.row)
+            .await
+        {
+            tracing::error!(job_id = %p.row.job_id, checkpoint_id = id, error = %e, "cannot record the checkpoint's failure");
+        }
+        tracing::warn!(job_id = %p.row.job_id, checkpoint_id = id, %reason, "checkpoint failed");
+        publish(shared, &p.row.job_id, id, checkpoint_status::FAILED);
+        self.consecutive_failures += 1;
+        match self.config.tolerable_failed {
+            Some(n) if self.consecutive_failures > n => Err(format!(
+                "exceeded checkpoint tolerable failure threshold ({n}): {reason}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The attempt ended: its pending checkpoints fail.
+    pub(crate) async fn abort_all(&mut self, shared: &Shared, reason: &str) {
+        let ids: Vec<u64> = self.pending.keys().copied().collect();
+        for id in ids {
+            let _ = self.fail(shared, id, reason).await;
+        }
+        self.consecutive_failures = 0;
+        self.last_trigger = None;
+    }
+}
+
+fn publish(shared: &Shared, job_id: &str, checkpoint_id: u64, status: &str) {
+    let _ = shared.events.send(Event::Checkpoint {
+        job_id: job_id.to_string(),
+        checkpoint_id,
+        status: status.to_string(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flink_durations_and_options() {
+        assert_eq!(parse_duration("k", "1 s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("k", "500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("k", "10 min"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("k", "250"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("k", "soon").is_err());
+        let root = PathBuf::from("/cp");
+        assert_eq!(
+            CheckpointConfig::from_settings(None, &BTreeMap::new(), root.clone()),
+            Ok(None)
+        );
+        let settings = BTreeMap::from([
+            (INTERVAL.to_string(), "2 s".to_string()),
+            (TOLERABLE_FAILED.to_string(), "3".to_string()),
+        ]);
+        let c = CheckpointConfig::from_settings(None, &settings, root.clone())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.interval, c.timeout, c.max_concurrent, c.tolerable_failed),
+            (Duration::from_secs(2), DEFAULT_TIMEOUT, 1, Some(3))
+        );
+        // The request's interval wins over the script's.
+        let c = CheckpointConfig::from_settings(Some(100), &settings, root.clone())
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.interval, Duration::from_millis(100));
+        assert!(CheckpointConfig::from_settings(Some(1), &BTreeMap::new(), root).is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! The worker's checkpoint writer for one job attempt: takes the snapshots its tasks
+//! copied, writes each to the checkpoint storage (`ROOT/JOB/chk-N/VERTEX-SUBTASK`)
+//! while the tasks go on (the asynchronous part), then acknowledges it to the master —
+//! or declines the checkpoint when a task could not take its snapshot.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use eddy_api::rpc::{CheckpointAck, CheckpointDecline};
+use tokio::sync::mpsc;
+
+use super::report::MasterReporter;
+use crate::runtime::checkpoint::{SNAPSHOT_QUEUE, SubtaskSnapshot};
+
+/// Flink's option naming the checkpoint storage directory.
+pub const CHECKPOINT_DIR_OPTION: &str = "state.checkpoints.dir";
+
+/// The directory of checkpoint `id` of a job under the storage root.
+pub fn checkpoint_path(root: &Path, job_id: &str, checkpoint_id: u64) -> PathBuf {
+    root.join(job_id).join(format!("chk-{checkpoint_id}"))
+}
+
+/// Starts the writer of one attempt; tasks send their snapshots to the returned queue.
+pub fn spawn_writer(
+    reporter: MasterReporter,
+    job_id: String,
+    attempt: u32,
+    root: PathBuf,
+) -> mpsc::Sender<SubtaskSnapshot> {
+    let (tx, mut rx) = mpsc::channel::<SubtaskSnapshot>(SNAPSHOT_QUEUE);
+    tokio::spawn(async move {
+        while let Some(snapshot) = rx.recv().await {
+            let id = snapshot.barrier.checkpoint_id;
+            match write(&root, &job_id, &snapshot).await {
+                Ok((file, size, async_ms)) => {
+                    let ack = CheckpointAck {
+                        worker_id: reporter.worker_id.clone(),
+                        job_id: job_id.clone(),
+                        attempt,
+                        checkpoint_id: id,
+                        vertex: snapshot.vertex,
+                        index: snapshot.index,
+                        state_size: size,
+                        start_delay_ms: snapshot.start_delay.as_millis() as u64,
+                        alignment_ms: snapshot.alignment.as_millis() as u64,
+                        sync_ms: snapshot.sync.as_millis() as u64,
+                        async_ms,
+                        file,
+                        key_group_first: snapshot.key_groups.0,
+                        key_group_last: snapshot.key_groups.1,
+                    };
+                    reporter.acknowledge(ack).await;
+                }
+                Err(reason) => {
+                    tracing::warn!(%job_id, attempt, checkpoint_id = id, vertex = snapshot.vertex, subtask = snapshot.index, %reason, "declining the checkpoint");
+                    reporter
+                        .decline(CheckpointDecline {
+                            worker_id: reporter.worker_id.clone(),
+                            job_id: job_id.clone(),
+                            attempt,
+                            checkpoint_id: id,
+                            vertex: snapshot.vertex,
+                            index: snapshot.index,
+                            reason,
+                        })
+                        .await;
+                }
+            }
+        }
+    });
+    tx
+}
+
+/// Writes one snapshot; returns its file ("" if stateless), size and write time (ms).
+async fn write(
+    root: &Path,
+    job_id: &str,
+    snapshot: &SubtaskSnapshot,
+) -> Result<(String, u64, u64), String> {
+    let bytes = snapshot.state.as_ref().map_err(|e| e.clone())?;
+    if bytes.is_empty() {
+        return Ok((String::new(), 0, 0));
+    }
+    let started = Instant::now();
+    let dir = checkpoint_path(root, job_id, snapshot.barrier.checkpoint_id);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let file = dir.join(format!("{}-{}", snapshot.vertex, snapshot.index));
+    tokio::fs::write(&file, bytes)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok((
+        file.display().to_string(),
+        bytes.len() as u64,
+        started.elapsed().as_millis() as u64,
+    ))
+}
