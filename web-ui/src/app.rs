@@ -1,12 +1,17 @@
 //! The root component: provides the live-update context, draws the top bar and maps
-//! URL paths to pages (`/` overview, `/cluster` masters, anything else not found).
+//! URL paths to pages: `/` overview, `/jobs` list, `/jobs/new` SQL editor, `/jobs/{id}`
+//! job, `/jobs/{id}/checkpoints[/{cid}]` checkpoints, `/slots` slot grid, `/cluster`
+//! masters; anything else is not found.
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::events::{Connection, LiveUpdates, use_live_updates};
-use crate::pages::{ClusterPage, NotFoundPage, OverviewPage};
+use crate::pages::{
+    CheckpointDetailPage, CheckpointsPage, ClusterPage, JobPage, JobsPage, NewJobPage,
+    NotFoundPage, OverviewPage, SlotsPage,
+};
 
 /// Where the master publishes its Server-Sent Events.
 const EVENTS_URL: &str = "/api/v1/events";
@@ -21,6 +26,12 @@ pub fn App() -> impl IntoView {
             <main class="content">
                 <Routes fallback=|| view! { <NotFoundPage /> }>
                     <Route path=path!("/") view=OverviewPage />
+                    <Route path=path!("/jobs") view=JobsPage />
+                    <Route path=path!("/jobs/new") view=NewJobPage />
+                    <Route path=path!("/jobs/:id") view=JobPage />
+                    <Route path=path!("/jobs/:id/checkpoints") view=CheckpointsPage />
+                    <Route path=path!("/jobs/:id/checkpoints/:cid") view=CheckpointDetailPage />
+                    <Route path=path!("/slots") view=SlotsPage />
                     <Route path=path!("/cluster") view=ClusterPage />
                 </Routes>
             </main>
@@ -48,6 +59,8 @@ fn TopBar() -> impl IntoView {
                 <A href="/" exact=true>
                     "Overview"
                 </A>
+                <A href="/jobs">"Jobs"</A>
+                <A href="/slots">"Slots"</A>
                 <A href="/cluster">"Cluster"</A>
             </nav>
             <span class=status_class data-testid="live-status" title=status_title>

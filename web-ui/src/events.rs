@@ -1,7 +1,9 @@
 //! The live-update subscription: one `EventSource` on the master's SSE stream that bumps
-//! a reactive `version` on every event (and on every (re)connect, since events may have
-//! been missed meanwhile). Pages read `version` inside their resources, so data refetches
-//! exactly when the cluster changes — there is no polling.
+//! reactive versions per kind of event (and all of them on every (re)connect, since
+//! events may have been missed meanwhile). Pages read a version inside their resources,
+//! so data refetches exactly when what they show changes — there is no polling:
+//! `version` on cluster and job-status events, `jobs` on job status and metrics,
+//! `checkpoints` on checkpoint and job-status events.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -16,13 +18,52 @@ use crate::format::describe_event;
 
 /// SSE event names the master sends (the `type` of [`Event`]), plus the default
 /// `message` in case an event comes without a name.
-pub const EVENT_NAMES: [&str; 5] = [
+pub const EVENT_NAMES: [&str; 8] = [
     "worker_registered",
     "worker_lost",
     "slots_changed",
     "leader_changed",
+    "job_status_changed",
+    "job_metrics",
+    "checkpoint",
     "message",
 ];
+
+/// Which versions an event bumps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bumps {
+    pub version: bool,
+    pub jobs: bool,
+    pub checkpoints: bool,
+}
+
+/// What an event (by its SSE name) invalidates: metrics only the job pages, checkpoints
+/// only the checkpoint pages, a job's status both and the cluster views (slot counts,
+/// running jobs); anything else (workers, slots, leadership, unknown) the cluster views.
+pub fn bumps_for(event_name: &str) -> Bumps {
+    match event_name {
+        "job_metrics" => Bumps {
+            version: false,
+            jobs: true,
+            checkpoints: false,
+        },
+        "checkpoint" => Bumps {
+            version: false,
+            jobs: false,
+            checkpoints: true,
+        },
+        "job_status_changed" => Bumps {
+            version: true,
+            jobs: true,
+            checkpoints: true,
+        },
+        _ => Bumps {
+            version: true,
+            jobs: false,
+            checkpoints: false,
+        },
+    }
+}
 
 /// Delay before opening a new `EventSource` after the browser gave up on the old one.
 const RECONNECT_DELAY_MS: u32 = 3_000;
@@ -63,8 +104,13 @@ impl Connection {
 /// Reactive view of the event stream, provided as context by the app.
 #[derive(Debug, Clone, Copy)]
 pub struct LiveUpdates {
-    /// Incremented on every event and every (re)connect.
+    /// Incremented on cluster events (workers, slots, leadership), job status changes
+    /// and every (re)connect.
     pub version: ReadSignal<u64>,
+    /// Incremented on job status changes, job metrics and every (re)connect.
+    pub jobs: ReadSignal<u64>,
+    /// Incremented on checkpoint events, job status changes and every (re)connect.
+    pub checkpoints: ReadSignal<u64>,
     pub connection: ReadSignal<Connection>,
     /// One-line summary of the latest event.
     pub last_event: ReadSignal<Option<String>>,
@@ -75,6 +121,8 @@ pub struct LiveUpdates {
 pub fn use_live_updates() -> LiveUpdates {
     use_context::<LiveUpdates>().unwrap_or_else(|| LiveUpdates {
         version: signal(0).0,
+        jobs: signal(0).0,
+        checkpoints: signal(0).0,
         connection: signal(Connection::Failed("no event subscription".into())).0,
         last_event: signal(None).0,
     })
@@ -85,11 +133,15 @@ impl LiveUpdates {
     /// and is closed when that owner is disposed.
     pub fn subscribe(url: &str) -> Self {
         let (version, set_version) = signal(0u64);
+        let (jobs, set_jobs) = signal(0u64);
+        let (checkpoints, set_checkpoints) = signal(0u64);
         let (connection, set_connection) = signal(Connection::Connecting);
         let (last_event, set_last_event) = signal(None);
         let shared = Rc::new(Shared {
             url: url.to_string(),
             set_version,
+            set_jobs,
+            set_checkpoints,
             set_connection,
             set_last_event,
             source: RefCell::new(None),
@@ -100,6 +152,8 @@ impl LiveUpdates {
         StoredValue::new_local(shared);
         LiveUpdates {
             version,
+            jobs,
+            checkpoints,
             connection,
             last_event,
         }
@@ -110,6 +164,8 @@ impl LiveUpdates {
 struct Shared {
     url: String,
     set_version: WriteSignal<u64>,
+    set_jobs: WriteSignal<u64>,
+    set_checkpoints: WriteSignal<u64>,
     set_connection: WriteSignal<Connection>,
     set_last_event: WriteSignal<Option<String>>,
     source: RefCell<Option<Source>>,
@@ -117,8 +173,25 @@ struct Shared {
 }
 
 impl Shared {
-    fn bump(&self) {
-        self.set_version.update(|v| *v = v.wrapping_add(1));
+    fn bump(&self, bumps: Bumps) {
+        let next = |v: &mut u64| *v = v.wrapping_add(1);
+        if bumps.version {
+            self.set_version.update(next);
+        }
+        if bumps.jobs {
+            self.set_jobs.update(next);
+        }
+        if bumps.checkpoints {
+            self.set_checkpoints.update(next);
+        }
+    }
+
+    fn bump_all(&self) {
+        self.bump(Bumps {
+            version: true,
+            jobs: true,
+            checkpoints: true,
+        });
     }
 }
 
@@ -156,16 +229,16 @@ fn open(shared: &Rc<Shared>) -> Result<Source, String> {
     let weak = Rc::downgrade(shared);
     let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
         let Some(shared) = weak.upgrade() else { return };
-        let summary = match message.data().as_string() {
+        let (name, summary) = match message.data().as_string() {
             Some(data) => match serde_json::from_str::<Event>(&data) {
-                Ok(event) => describe_event(&event),
-                Err(_) => format!("{}: {data}", message.type_()),
+                Ok(event) => (event.name().to_string(), describe_event(&event)),
+                Err(_) => (message.type_(), format!("{}: {data}", message.type_())),
             },
-            None => message.type_(),
+            None => (message.type_(), message.type_()),
         };
         shared.set_last_event.set(Some(summary));
         shared.set_connection.set(Connection::Live);
-        shared.bump();
+        shared.bump(bumps_for(&name));
     });
     for name in EVENT_NAMES {
         source
@@ -178,7 +251,7 @@ fn open(shared: &Rc<Shared>) -> Result<Source, String> {
         let Some(shared) = weak.upgrade() else { return };
         shared.set_connection.set(Connection::Live);
         // Whatever happened while we were not listening is only in a fresh fetch.
-        shared.bump();
+        shared.bump_all();
     });
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
 
@@ -215,4 +288,27 @@ fn open(shared: &Rc<Shared>) -> Result<Source, String> {
         _on_open: on_open,
         _on_error: on_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EVENT_NAMES, bumps_for};
+
+    #[test]
+    fn metrics_and_checkpoints_do_not_refetch_cluster_views() {
+        assert!(!bumps_for("job_metrics").version);
+        assert!(bumps_for("job_metrics").jobs);
+        assert!(!bumps_for("checkpoint").version);
+        assert!(bumps_for("checkpoint").checkpoints);
+        let status = bumps_for("job_status_changed");
+        assert!(status.version && status.jobs && status.checkpoints);
+        assert!(bumps_for("slots_changed").version);
+    }
+
+    #[test]
+    fn every_event_of_the_api_is_listened_for() {
+        for name in ["job_status_changed", "job_metrics", "checkpoint", "slots_changed"] {
+            assert!(EVENT_NAMES.contains(&name), "{name}");
+        }
+    }
 }
