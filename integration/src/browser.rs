@@ -9,6 +9,9 @@ use anyhow::Context;
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 
+/// Tallest window a full-page screenshot grows to.
+const MAX_SCREENSHOT_HEIGHT: u64 = 5000;
+
 /// A chromedriver process and one browser session; both end on drop.
 pub struct Browser {
     pub client: Client,
@@ -78,6 +81,33 @@ impl Browser {
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, self.client.screenshot().await?)?;
         Ok(path)
+    }
+
+    /// Like [`Browser::screenshot`], but of the whole page: the window grows to the
+    /// document's height (at most `MAX_SCREENSHOT_HEIGHT`) for the shot, then returns
+    /// to its size.
+    pub async fn screenshot_full_page(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let (width, height) = self.client.get_window_size().await?;
+        let document_height = self
+            .client
+            .execute(
+                "return Math.ceil(document.documentElement.scrollHeight)",
+                vec![],
+            )
+            .await?
+            .as_u64()
+            .unwrap_or(height);
+        let target = document_height.clamp(height, MAX_SCREENSHOT_HEIGHT);
+        self.client
+            .set_window_size(width as u32, target as u32)
+            .await?;
+        // Let the page lay out at the new size.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let shot = self.screenshot(name).await;
+        self.client
+            .set_window_size(width as u32, height as u32)
+            .await?;
+        shot
     }
 
     /// Ends the session and chromedriver.

@@ -65,6 +65,18 @@ pub fn bumps_for(event_name: &str) -> Bumps {
     }
 }
 
+/// Most events kept for the overview's "recent changes" (newest first).
+pub const RECENT_EVENTS: usize = 15;
+
+/// One remembered event: when it arrived (browser clock, epoch ms), its SSE name and a
+/// one-line summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentEvent {
+    pub at_ms: u64,
+    pub name: String,
+    pub summary: String,
+}
+
 /// Delay before opening a new `EventSource` after the browser gave up on the old one.
 const RECONNECT_DELAY_MS: u32 = 3_000;
 
@@ -114,6 +126,9 @@ pub struct LiveUpdates {
     pub connection: ReadSignal<Connection>,
     /// One-line summary of the latest event.
     pub last_event: ReadSignal<Option<String>>,
+    /// The latest events since the page opened, newest first, without the chatty
+    /// `job_metrics` (at most [`RECENT_EVENTS`]).
+    pub recent: ReadSignal<Vec<RecentEvent>>,
 }
 
 /// The [`LiveUpdates`] provided by the app; a static, never-bumped one if missing
@@ -125,6 +140,7 @@ pub fn use_live_updates() -> LiveUpdates {
         checkpoints: signal(0).0,
         connection: signal(Connection::Failed("no event subscription".into())).0,
         last_event: signal(None).0,
+        recent: signal(Vec::new()).0,
     })
 }
 
@@ -137,6 +153,7 @@ impl LiveUpdates {
         let (checkpoints, set_checkpoints) = signal(0u64);
         let (connection, set_connection) = signal(Connection::Connecting);
         let (last_event, set_last_event) = signal(None);
+        let (recent, set_recent) = signal(Vec::new());
         let shared = Rc::new(Shared {
             url: url.to_string(),
             set_version,
@@ -144,6 +161,7 @@ impl LiveUpdates {
             set_checkpoints,
             set_connection,
             set_last_event,
+            set_recent,
             source: RefCell::new(None),
             reconnect_pending: Cell::new(false),
         });
@@ -156,6 +174,7 @@ impl LiveUpdates {
             checkpoints,
             connection,
             last_event,
+            recent,
         }
     }
 }
@@ -168,6 +187,7 @@ struct Shared {
     set_checkpoints: WriteSignal<u64>,
     set_connection: WriteSignal<Connection>,
     set_last_event: WriteSignal<Option<String>>,
+    set_recent: WriteSignal<Vec<RecentEvent>>,
     source: RefCell<Option<Source>>,
     reconnect_pending: Cell<bool>,
 }
@@ -236,6 +256,18 @@ fn open(shared: &Rc<Shared>) -> Result<Source, String> {
             },
             None => (message.type_(), message.type_()),
         };
+        if name != "job_metrics" {
+            let at_ms = js_sys::Date::now().max(0.0) as u64;
+            let event = RecentEvent {
+                at_ms,
+                name: name.clone(),
+                summary: summary.clone(),
+            };
+            shared.set_recent.update(|recent| {
+                recent.insert(0, event);
+                recent.truncate(RECENT_EVENTS);
+            });
+        }
         shared.set_last_event.set(Some(summary));
         shared.set_connection.set(Connection::Live);
         shared.bump(bumps_for(&name));

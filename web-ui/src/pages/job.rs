@@ -26,17 +26,23 @@ pub fn JobPage() -> impl IntoView {
     });
     // Page-level so it survives the refetches that re-render the details.
     let confirming = RwSignal::new(false);
+    let sql_open = RwSignal::new(false);
     let action_error = RwSignal::new(None::<String>);
     let body = move || match job.get() {
         None => view! { <Loading what="job" /> }.into_any(),
         Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
-        Some(Ok(details)) => view! { <Job details confirming action_error /> }.into_any(),
+        Some(Ok(details)) => view! { <Job details confirming action_error sql_open /> }.into_any(),
     };
     view! { <section class="page job">{body}</section> }
 }
 
 #[component]
-fn Job(details: JobDetails, confirming: RwSignal<bool>, action_error: RwSignal<Option<String>>) -> impl IntoView {
+fn Job(
+    details: JobDetails,
+    confirming: RwSignal<bool>,
+    action_error: RwSignal<Option<String>>,
+    sql_open: RwSignal<bool>,
+) -> impl IntoView {
     let job_href = format!("/jobs/{}", encode_segment(&details.id));
     let checkpoints_href = format!("{job_href}/checkpoints");
     let graph_vertices: Vec<GraphVertex> = details.vertices.iter().map(GraphVertex::from).collect();
@@ -85,7 +91,11 @@ fn Job(details: JobDetails, confirming: RwSignal<bool>, action_error: RwSignal<O
         <Exceptions exceptions=details.exceptions.clone() />
         <h2>"Status history"</h2>
         <History history=details.status_history.clone() />
-        <details class="sql-source">
+        <details
+            class="sql-source"
+            prop:open=move || sql_open.get()
+            on:toggle=move |ev| sql_open.set(event_target::<web_sys::HtmlDetailsElement>(&ev).open())
+        >
             <summary>"SQL"</summary>
             <pre class="sql-readonly" data-testid="job-sql">{details.sql.clone()}</pre>
         </details>

@@ -161,6 +161,7 @@ pub fn NewJobPage() -> impl IntoView {
             restart_strategy: Some(restart.get_untracked())
                 .filter(|r| !r.is_empty())
                 .map(RestartStrategySpec::Name),
+            savepoint_path: None,
         };
         submitting.set(true);
         submit_error.set(None);

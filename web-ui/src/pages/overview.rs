@@ -1,5 +1,6 @@
-//! `/`: cluster counts (workers, slots, running jobs, version) and one card per worker
-//! with its slot grid. Refetches whenever the event stream bumps the live version.
+//! `/`: cluster counts (workers, slots, running jobs, version), the jobs, the recent
+//! changes the event stream brought since the page opened, and one card per worker with
+//! its slot grid. Refetches whenever the event stream bumps the live version.
 
 use eddy_api::rest::{Overview, WorkerInfo, WorkerState};
 use leptos::prelude::*;
@@ -7,6 +8,8 @@ use leptos::prelude::*;
 use crate::api;
 use crate::components::{ErrorBox, Loading, WorkerCard};
 use crate::events::use_live_updates;
+use crate::format::utc_timestamp;
+use crate::pages::jobs::{JobsTable, js_now_ms};
 
 /// The landing page.
 #[component]
@@ -26,6 +29,36 @@ pub fn OverviewPage() -> impl IntoView {
         Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
         Some(Ok(overview)) => view! { <Counts overview /> }.into_any(),
     };
+    let jobs = LocalResource::new(move || {
+        live.version.track();
+        api::jobs()
+    });
+    let job_list = move || match jobs.get() {
+        None => view! { <Loading what="jobs" /> }.into_any(),
+        Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
+        Some(Ok(response)) => view! { <JobsTable response now=js_now_ms() /> }.into_any(),
+    };
+    let recent = move || {
+        let events = live.recent.get();
+        if events.is_empty() {
+            return view! {
+                <p class="empty">"No change since this page opened."</p>
+            }
+            .into_any();
+        }
+        let items = events
+            .into_iter()
+            .map(|event| {
+                view! {
+                    <li data-testid="recent-event" data-event=event.name.clone()>
+                        <span class="when">{utc_timestamp(event.at_ms)}</span>
+                        <span class="detail">{event.summary}</span>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <ol class="history recent">{items}</ol> }.into_any()
+    };
     let worker_list = move || match workers.get() {
         None => view! { <Loading what="workers" /> }.into_any(),
         Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
@@ -35,6 +68,10 @@ pub fn OverviewPage() -> impl IntoView {
         <section class="page overview">
             <h1>"Overview"</h1>
             {counts}
+            <h2>"Jobs"</h2>
+            {job_list}
+            <h2>"Recent changes"</h2>
+            {recent}
             <h2>"Workers"</h2>
             {worker_list}
         </section>
