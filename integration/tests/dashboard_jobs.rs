@@ -239,14 +239,13 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
         Ok((states.len() == 4 && mine == 3 && free == 1).then_some(()))
     })
     .await?;
-    let title = browser
-        .client
-        .find(Locator::Css("[data-testid='slot'][data-state='allocated']"))
-        .await?
-        .attr("title")
-        .await?
-        .unwrap_or_default();
-    assert!(title.contains("dashboard-e2e") && title.contains("Managed memory"), "{title}");
+    // Hovering an allocated slot tells its job (by name), the subtasks and memory.
+    let title = wait_for("a slot tooltip naming the job", WAIT, || async {
+        let titles = attrs(browser, "[data-testid='slot'][data-state='allocated']", "title").await?;
+        Ok(titles.into_iter().find(|t| t.contains("dashboard-e2e")))
+    })
+    .await?;
+    assert!(title.contains("Managed memory") && title.contains("Subtasks sharing"), "{title}");
     browser.screenshot_full_page("slots").await?;
 
     // Narrow windows.

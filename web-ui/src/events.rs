@@ -18,7 +18,7 @@ use crate::format::describe_event;
 
 /// SSE event names the master sends (the `type` of [`Event`]), plus the default
 /// `message` in case an event comes without a name.
-pub const EVENT_NAMES: [&str; 8] = [
+pub const EVENT_NAMES: [&str; 9] = [
     "worker_registered",
     "worker_lost",
     "slots_changed",
@@ -26,6 +26,8 @@ pub const EVENT_NAMES: [&str; 8] = [
     "job_status_changed",
     "job_metrics",
     "checkpoint",
+    // The master's stream fell behind and dropped events: refetch everything.
+    "lagged",
     "message",
 ];
 
@@ -38,8 +40,8 @@ pub struct Bumps {
 }
 
 /// What an event (by its SSE name) invalidates: metrics only the job pages, checkpoints
-/// only the checkpoint pages, a job's status both and the cluster views (slot counts,
-/// running jobs); anything else (workers, slots, leadership, unknown) the cluster views.
+/// only the checkpoint pages, a job's status (or dropped events) everything; anything
+/// else (workers, slots, leadership, unknown) the cluster views.
 pub fn bumps_for(event_name: &str) -> Bumps {
     match event_name {
         "job_metrics" => Bumps {
@@ -52,7 +54,7 @@ pub fn bumps_for(event_name: &str) -> Bumps {
             jobs: false,
             checkpoints: true,
         },
-        "job_status_changed" => Bumps {
+        "job_status_changed" | "lagged" => Bumps {
             version: true,
             jobs: true,
             checkpoints: true,
@@ -335,6 +337,8 @@ mod tests {
         let status = bumps_for("job_status_changed");
         assert!(status.version && status.jobs && status.checkpoints);
         assert!(bumps_for("slots_changed").version);
+        let lagged = bumps_for("lagged");
+        assert!(lagged.version && lagged.jobs && lagged.checkpoints);
     }
 
     #[test]
