@@ -194,6 +194,21 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
     .await?;
     browser.screenshot_full_page("job").await?;
 
+    // Clicking a vertex shows only its subtasks.
+    let sink = "[data-testid='job-graph'] [data-testid='vertex'][data-parallelism='3']";
+    click(browser, sink).await?;
+    wait_for("only the 3 sink subtasks shown", WAIT, || async {
+        let mut shown = 0;
+        for row in browser.client.find_all(Locator::Css("[data-testid='subtask-row']")).await? {
+            if row.is_displayed().await? {
+                shown += 1;
+            }
+        }
+        Ok((shown == 3).then_some(()))
+    })
+    .await?;
+    browser.screenshot_full_page("job-vertex-selected").await?;
+
     // Checkpoints: a completed one appears in the history without a reload.
     click(browser, "[data-testid='checkpoints-link']").await?;
     let checkpoint = wait_for("a completed checkpoint row", WAIT, || async {

@@ -90,12 +90,14 @@ fn clamp_ratio(r: f64) -> f64 {
     if r.is_finite() { r.clamp(0.0, 1.0) } else { 0.0 }
 }
 
-/// The graph. `testid` names the `<svg>` (`job-graph` on the job page).
+/// The graph. `testid` names the `<svg>` (`job-graph` on the job page). With `select`,
+/// clicking a vertex selects it (again: unselects) and the selected one is outlined.
 #[component]
 pub fn JobGraph(
     vertices: Vec<GraphVertex>,
     edges: Vec<EdgeInfo>,
     testid: &'static str,
+    #[prop(optional)] select: Option<RwSignal<Option<u32>>>,
 ) -> impl IntoView {
     let ids: Vec<u32> = vertices.iter().map(|v| v.id).collect();
     let pairs: Vec<(u32, u32)> = edges.iter().map(|e| (e.source, e.target)).collect();
@@ -130,7 +132,7 @@ pub fn JobGraph(
         .iter()
         .filter_map(|placed| {
             let vertex = vertices.iter().find(|v| v.id == placed.id)?.clone();
-            Some(view! { <VertexBox vertex x=placed.x y=placed.y /> })
+            Some(view! { <VertexBox vertex x=placed.x y=placed.y select /> })
         })
         .collect_view();
     let width = format!("{:.0}", layout.width);
@@ -168,7 +170,18 @@ pub fn JobGraph(
 
 /// One vertex box.
 #[component]
-fn VertexBox(vertex: GraphVertex, x: f64, y: f64) -> impl IntoView {
+fn VertexBox(vertex: GraphVertex, x: f64, y: f64, select: Option<RwSignal<Option<u32>>>) -> impl IntoView {
+    let id = vertex.id;
+    let class = move || match select {
+        Some(selected) if selected.get() == Some(id) => "vertex selectable selected",
+        Some(_) => "vertex selectable",
+        None => "vertex",
+    };
+    let on_click = move |_| {
+        if let Some(selected) = select {
+            selected.update(|s| *s = if *s == Some(id) { None } else { Some(id) });
+        }
+    };
     let (fill, stroke) = load_colours(vertex.metrics.as_ref());
     let title = format!(
         "{}\nvertex {} · parallelism {} · slot sharing group {}\noperators: {}",
@@ -222,7 +235,8 @@ fn VertexBox(vertex: GraphVertex, x: f64, y: f64) -> impl IntoView {
     });
     view! {
         <g
-            class="vertex"
+            class=class
+            on:click=on_click
             data-testid="vertex"
             data-vertex-id=vertex.id.to_string()
             data-parallelism=vertex.parallelism.to_string()

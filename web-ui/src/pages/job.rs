@@ -27,11 +27,12 @@ pub fn JobPage() -> impl IntoView {
     // Page-level so it survives the refetches that re-render the details.
     let confirming = RwSignal::new(false);
     let sql_open = RwSignal::new(false);
+    let selected = RwSignal::new(None::<u32>);
     let action_error = RwSignal::new(None::<String>);
     let body = move || match job.get() {
         None => view! { <Loading what="job" /> }.into_any(),
         Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
-        Some(Ok(details)) => view! { <Job details confirming action_error sql_open /> }.into_any(),
+        Some(Ok(details)) => view! { <Job details confirming action_error sql_open selected /> }.into_any(),
     };
     view! { <section class="page job">{body}</section> }
 }
@@ -42,6 +43,7 @@ fn Job(
     confirming: RwSignal<bool>,
     action_error: RwSignal<Option<String>>,
     sql_open: RwSignal<bool>,
+    selected: RwSignal<Option<u32>>,
 ) -> impl IntoView {
     let job_href = format!("/jobs/{}", encode_segment(&details.id));
     let checkpoints_href = format!("{job_href}/checkpoints");
@@ -84,9 +86,10 @@ fn Job(
         </p>
         <h2>"Job graph"</h2>
         <GraphLegend />
-        <JobGraph vertices=graph_vertices edges=details.edges.clone() testid="job-graph" />
+        <JobGraph vertices=graph_vertices edges=details.edges.clone() testid="job-graph" select=selected />
         <h2>"Subtasks"</h2>
-        <SubtaskTable vertices=details.vertices.clone() />
+        <SubtaskFilter vertices=details.vertices.clone() selected />
+        <SubtaskTable vertices=details.vertices.clone() selected />
         <h2>"Exceptions"</h2>
         <Exceptions exceptions=details.exceptions.clone() />
         <h2>"Status history"</h2>
@@ -196,9 +199,33 @@ fn CancelAction(
     }
 }
 
-/// Every subtask of every vertex: where it runs, its status and counters.
+/// Which vertex's subtasks the table shows (pick one by clicking it in the graph).
 #[component]
-fn SubtaskTable(vertices: Vec<VertexDetails>) -> impl IntoView {
+fn SubtaskFilter(vertices: Vec<VertexDetails>, selected: RwSignal<Option<u32>>) -> impl IntoView {
+    move || {
+        let chosen = selected.get().and_then(|id| vertices.iter().find(|v| v.id == id));
+        match chosen {
+            None => view! {
+                <p class="filter-note">"All vertices. Click a vertex in the graph to show only its subtasks."</p>
+            }
+            .into_any(),
+            Some(vertex) => view! {
+                <p class="filter-note" data-testid="subtask-filter">
+                    "Subtasks of " <strong>{vertex.name.clone()}</strong> " · "
+                    <button type="button" class="link" on:click=move |_| selected.set(None)>
+                        "show all"
+                    </button>
+                </p>
+            }
+            .into_any(),
+        }
+    }
+}
+
+/// Every subtask of every vertex (or of the selected one): where it runs, its status
+/// and counters.
+#[component]
+fn SubtaskTable(vertices: Vec<VertexDetails>, selected: RwSignal<Option<u32>>) -> impl IntoView {
     let rows = vertices
         .into_iter()
         .flat_map(|vertex| {
@@ -216,6 +243,7 @@ fn SubtaskTable(vertices: Vec<VertexDetails>) -> impl IntoView {
                 let status_class = format!("badge exec-{}", status.to_lowercase());
                 view! {
                     <tr
+                        class:hidden=move || selected.get().is_some_and(|s| s != vertex_id)
                         data-testid="subtask-row"
                         data-vertex-id=vertex_id.to_string()
                         data-subtask=subtask.index.to_string()
