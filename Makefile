@@ -12,7 +12,7 @@ BUILD_TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 HTTP ?= 127.0.0.1:8081
 DATA_DIR ?= ./eddy-data
 
-.PHONY: run build test deps web-ui postgres fmt bench-runtime
+.PHONY: run build test deps web-ui postgres fmt bench-runtime bench-checkpoints
 
 ## Install what is missing (apt packages, wasm target, pinned wasm-bindgen-cli).
 deps:
@@ -45,6 +45,12 @@ test: deps postgres
 ## The runtime benchmark (issue 4): events/s of passthrough, filter, keyed tumbling count.
 bench-runtime: deps
 	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo bench --bench runtime
+
+## Checkpoint cost and recovery time on a real cluster (issue 7), release binary.
+bench-checkpoints: deps postgres
+	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo build --release --bin eddy
+	EDDY_BIN="$(TEST_TARGET_DIR)/release/eddy" EDDY_TEST_POSTGRES_URL="$$(./scripts/postgres-up.sh)" \
+		CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo bench --bench checkpoints
 
 fmt:
 	cargo fmt --all

@@ -55,6 +55,34 @@ pub enum JobCommand {
     Show(JobIdArgs),
     /// Cancel a job; prints the status it moved to.
     Cancel(JobIdArgs),
+    /// Take a savepoint of a running job; waits for it and prints its directory.
+    Savepoint(SavepointArgs),
+    /// Stop a job with a savepoint; waits for it and prints its directory.
+    Stop(SavepointArgs),
+    /// Rescale a job: stop it with a savepoint and restart it from there at a new
+    /// parallelism; waits for the savepoint.
+    Rescale(RescaleArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RescaleArgs {
+    #[command(flatten)]
+    pub job: JobIdArgs,
+    /// The new parallelism.
+    #[arg(long, short = 'p', value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SavepointArgs {
+    #[command(flatten)]
+    pub job: JobIdArgs,
+    /// Where the savepoint goes (default: the master's DATA_DIR/savepoints).
+    #[arg(long)]
+    pub target_directory: Option<String>,
+    /// The operation's id (a retry with the same id triggers nothing new).
+    #[arg(long)]
+    pub trigger_id: Option<String>,
 }
 
 /// How a job command reaches the master and prints its answer.
@@ -87,6 +115,9 @@ pub struct JobSubmitArgs {
     /// Restart strategy with Flink's default settings (default: exponential-delay).
     #[arg(long, value_parser = ["none", "fixed-delay", "exponential-delay"])]
     pub restart_strategy: Option<String>,
+    /// Start from a savepoint's directory (Flink's `--fromSavepoint`, `-s`).
+    #[arg(long, short = 's')]
+    pub from_savepoint: Option<String>,
     #[command(flatten)]
     pub client: MasterClientFlags,
 }

@@ -59,6 +59,7 @@ async fn try_submit(url: &str) -> anyhow::Result<Option<String>> {
         checkpoint_interval_ms: None,
         state_backend: None,
         restart_strategy: None,
+        savepoint_path: None,
     };
     let resp = client
         .post(format!("{url}/api/v1/jobs"))

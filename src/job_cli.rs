@@ -1,4 +1,4 @@
-//! `eddy job submit|list|show|cancel`: a client of the master's REST API
+//! `eddy job submit|list|show|cancel|savepoint|stop|rescale`: a client of the master's REST API
 //! (`/api/v1/jobs…`). Prints tables ([`crate::job_table`]) or, with `--json`, the master's
 //! JSON. Exit codes: 0 success, 2 a SQL error (`FILE:LINE:COLUMN: message`, as `eddy
 //! run`) or an unreadable SQL file, 1 anything else (refused request, unknown job,
@@ -12,6 +12,7 @@ use eddy_api::error::codes;
 use eddy_api::jobs::{
     CancelJobResponse, JobDetails, JobsResponse, RestartStrategySpec, SubmitJobRequest,
 };
+use eddy_api::savepoints::{SavepointStatus, SavepointTriggerResponse};
 use reqwest::Method;
 
 use crate::cli::{JobArgs, JobCommand, JobIdArgs, JobSubmitArgs, MasterClientFlags};
@@ -21,6 +22,9 @@ use crate::run::EXIT_INVALID_SQL;
 
 /// Largest SQL file submitted.
 pub const MAX_SQL_BYTES: u64 = 1 << 20;
+/// How long `eddy job savepoint|stop` waits for the savepoint, and how often it asks.
+pub const SAVEPOINT_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+pub const SAVEPOINT_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Why a job command failed; decides the exit code and the line on stderr.
 #[derive(Debug)]
@@ -53,6 +57,18 @@ pub async fn run_job_command(args: JobArgs) -> ExitCode {
         JobCommand::List(client) => (list(client).await, String::new()),
         JobCommand::Show(a) => (show(a).await, String::new()),
         JobCommand::Cancel(a) => (cancel(a).await, String::new()),
+        JobCommand::Savepoint(a) => {
+            let body = serde_json::json!({"trigger_id": a.trigger_id, "target_directory": a.target_directory});
+            (savepoint(a.job, "savepoints", body).await, String::new())
+        }
+        JobCommand::Stop(a) => {
+            let body = serde_json::json!({"trigger_id": a.trigger_id, "target_directory": a.target_directory});
+            (savepoint(a.job, "stop", body).await, String::new())
+        }
+        JobCommand::Rescale(a) => {
+            let body = serde_json::json!({"parallelism": a.parallelism});
+            (savepoint(a.job, "rescale", body).await, String::new())
+        }
     };
     let failure = match result {
         Ok(out) => return emit(&out),
@@ -106,6 +122,7 @@ async fn submit(args: JobSubmitArgs) -> Result<String, Failure> {
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         state_backend: args.state_backend,
         restart_strategy: args.restart_strategy.map(RestartStrategySpec::Name),
+        savepoint_path: args.from_savepoint,
     };
     let body = serde_json::to_string(&request)
         .map_err(|e| Failure::Other(format!("cannot encode the request: {e}")))?;
@@ -156,6 +173,73 @@ async fn cancel(args: JobIdArgs) -> Result<String, Failure> {
         let c: CancelJobResponse = serde_json::from_str(t)?;
         Ok(format!("Job {}: {}\n", c.id, c.status))
     })
+}
+
+/// Triggers a savepoint (`action` savepoints, stop or rescale) and polls it until it
+/// ended, at most [`SAVEPOINT_WAIT`].
+async fn savepoint(
+    job: JobIdArgs,
+    action: &str,
+    body: serde_json::Value,
+) -> Result<String, Failure> {
+    let id = path_segment(&job.id);
+    let master = Master::new(&job.client.master)?;
+    let refused = |r: crate::job_client::Refusal| {
+        if r.is_not_found() {
+            Failure::Other(format!("no job {}", job.id))
+        } else {
+            Failure::Other(r.message())
+        }
+    };
+    let text = master
+        .call(
+            Method::POST,
+            &format!("/api/v1/jobs/{id}/{action}"),
+            Some(body.to_string()),
+        )
+        .await?
+        .map_err(refused)?;
+    let unexpected =
+        |e: serde_json::Error| Failure::Other(format!("unexpected answer from the master: {e}"));
+    let trigger: SavepointTriggerResponse = serde_json::from_str(&text).map_err(unexpected)?;
+    let path = format!(
+        "/api/v1/jobs/{id}/savepoints/{}",
+        path_segment(&trigger.trigger_id)
+    );
+    let deadline = std::time::Instant::now() + SAVEPOINT_WAIT;
+    loop {
+        let text = master
+            .call(Method::GET, &path, None)
+            .await?
+            .map_err(refused)?;
+        let status: SavepointStatus = serde_json::from_str(&text).map_err(unexpected)?;
+        match status.status.as_str() {
+            "IN_PROGRESS" if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(SAVEPOINT_POLL).await;
+            }
+            "COMPLETED" => {
+                return render(&text, job.client.json, |_| {
+                    Ok(format!(
+                        "Savepoint completed: {}\n",
+                        status.location.unwrap_or_default()
+                    ))
+                });
+            }
+            "IN_PROGRESS" => {
+                return Err(Failure::Other(format!(
+                    "the savepoint (trigger id {}) did not complete within {} s",
+                    trigger.trigger_id,
+                    SAVEPOINT_WAIT.as_secs()
+                )));
+            }
+            _ => {
+                return Err(Failure::Other(format!(
+                    "the savepoint failed: {}",
+                    status.failure.unwrap_or_default()
+                )));
+            }
+        }
+    }
 }
 
 /// A call about one job: an unknown id says `no job ID`.

@@ -9,6 +9,9 @@ pub mod codes {
     pub const INTERNAL: &str = "internal";
     pub const UNAVAILABLE: &str = "unavailable";
     pub const INVALID_SQL: &str = "invalid_sql";
+    /// The request conflicts with the resource's state (e.g. a savepoint of a job that
+    /// is not running).
+    pub const CONFLICT: &str = "conflict";
 }
 
 /// Body of every non-2xx response of the REST API.

@@ -93,6 +93,10 @@ pub struct SubmitJobRequest {
     /// and that strategy's settings.
     #[serde(default)]
     pub restart_strategy: Option<RestartStrategySpec>,
+    /// Start from this savepoint (or retained checkpoint) directory: its source
+    /// positions and state, redistributed by key group.
+    #[serde(default)]
+    pub savepoint_path: Option<String>,
 }
 
 /// A restart strategy as given in a job request: a name (Flink's defaults) or settings.

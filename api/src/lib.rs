@@ -12,6 +12,7 @@ pub mod checkpoints;
 pub mod error;
 pub mod jobs;
 pub mod rest;
+pub mod savepoints;
 
 #[cfg(feature = "rpc")]
 pub mod rpc {

@@ -1,5 +1,4 @@
-//! Checkpoints over real processes (the coordinator and barriers; state snapshots of
-//! keyed operators and recovery come next): periodic checkpoints with ids from the Raft
+//! Checkpoints over real processes (recovery is in `recovery.rs`): periodic checkpoints with ids from the Raft
 //! state, barriers aligned at multi-input subtasks, source positions stored, statistics
 //! in the database served by the REST API, and a clear failure for state that cannot be
 //! checkpointed yet.
@@ -11,6 +10,7 @@ use serde_json::{Value, json};
 /// Two source subtasks rebalanced onto three sink subtasks: each sink subtask aligns
 /// barriers from two channels.
 const REBALANCED: &str = "
+SET 'execution.checkpointing.num-retained' = '20';
 CREATE TABLE src (id BIGINT, v INT) WITH (
   'connector' = 'datagen', 'rows-per-second' = '2000', 'scan.parallelism' = '2');
 CREATE TABLE snk (id BIGINT, v INT) WITH ('connector' = 'blackhole', 'sink.parallelism' = '3');
@@ -120,7 +120,7 @@ async fn periodic_checkpoints_complete_with_ids_from_raft_and_statistics() -> an
 }
 
 /// `SET 'execution.checkpointing.interval'` in the script turns checkpoints on; a
-/// keyed window's state cannot be checkpointed yet: those checkpoints fail with the
+/// session window's state cannot be checkpointed yet: those checkpoints fail with the
 /// reason, and the job keeps running.
 #[tokio::test]
 async fn unsupported_state_fails_checkpoints_with_the_reason_not_the_job() -> anyhow::Result<()> {
@@ -130,7 +130,8 @@ SET 'execution.checkpointing.interval' = '200 ms';
 CREATE TABLE src (k INT, ts AS PROCTIME()) WITH ('connector' = 'datagen', 'rows-per-second' = '500',
   'fields.k.min' = '1', 'fields.k.max' = '5');
 CREATE TABLE snk (k INT, c BIGINT) WITH ('connector' = 'blackhole');
-INSERT INTO snk SELECT k, COUNT(*) FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+INSERT INTO snk SELECT k, COUNT(*)
+FROM TABLE(SESSION(TABLE src PARTITION BY k, DESCRIPTOR(ts), INTERVAL '1' SECOND))
 GROUP BY k, window_start, window_end;
 ";
     let id = cluster.submit(sql, 1, json!({})).await?;

@@ -117,4 +117,12 @@ impl SourceReader for ComputedColumnsReader {
     fn snapshot_position(&self) -> Result<Vec<u8>> {
         self.inner.snapshot_position()
     }
+
+    fn restore_position(&mut self, position: &[u8]) -> Result<()> {
+        self.inner.restore_position(position)
+    }
+
+    fn restore_rescaled(&mut self, positions: &[Vec<u8>]) -> Result<()> {
+        self.inner.restore_rescaled(positions)
+    }
 }

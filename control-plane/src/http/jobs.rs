@@ -111,7 +111,7 @@ pub async fn checkpoint(
     }
 }
 
-fn no_such_job(id: &str) -> Response {
+pub(super) fn no_such_job(id: &str) -> Response {
     api_error(
         StatusCode::NOT_FOUND,
         codes::NOT_FOUND,
@@ -119,10 +119,11 @@ fn no_such_job(id: &str) -> Response {
     )
 }
 
-fn job_error(e: JobError) -> Response {
+pub(super) fn job_error(e: JobError) -> Response {
     match e {
         JobError::InvalidSql(body) => (StatusCode::BAD_REQUEST, Json(body)).into_response(),
         JobError::BadRequest(m) => api_error(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, m),
+        JobError::Conflict(m) => api_error(StatusCode::CONFLICT, codes::CONFLICT, m),
         JobError::NoPlanner => api_error(
             StatusCode::SERVICE_UNAVAILABLE,
             codes::UNAVAILABLE,

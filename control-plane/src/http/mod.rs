@@ -5,6 +5,7 @@
 mod api;
 pub(crate) mod events;
 mod jobs;
+mod savepoints;
 mod sql;
 mod ui;
 
@@ -59,6 +60,10 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(jobs::cancel))
         .routes(routes!(jobs::checkpoints))
         .routes(routes!(jobs::checkpoint))
+        .routes(routes!(savepoints::trigger))
+        .routes(routes!(savepoints::stop))
+        .routes(routes!(savepoints::rescale))
+        .routes(routes!(savepoints::status))
         .routes(routes!(events::events))
         .routes(routes!(api::openapi_json))
         .split_for_parts()

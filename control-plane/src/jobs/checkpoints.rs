@@ -9,9 +9,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use eddy_api::rest::Event;
-use eddy_api::rpc::{CheckpointAck, CheckpointDecline, TriggerCheckpointRequest};
+use eddy_api::rpc::{
+    CheckpointAck, CheckpointDecline, NotifyCheckpointRequest, TriggerCheckpointRequest,
+};
 
 use super::Shared;
+use super::savepoints::{self, Rescale, SavepointTrigger};
 use super::state::{JobState, exec};
 use crate::raft::Command;
 use crate::registry::now_ms;
@@ -23,6 +26,11 @@ pub const TIMEOUT: &str = "execution.checkpointing.timeout";
 pub const MIN_PAUSE: &str = "execution.checkpointing.min-pause";
 pub const MAX_CONCURRENT: &str = "execution.checkpointing.max-concurrent-checkpoints";
 pub const TOLERABLE_FAILED: &str = "execution.checkpointing.tolerable-failed-checkpoints";
+/// Completed checkpoints kept (Flink 2's name, and its 1.x `state.checkpoints.*` one).
+pub const NUM_RETAINED: &str = "execution.checkpointing.num-retained";
+pub const NUM_RETAINED_LEGACY: &str = "state.checkpoints.num-retained";
+/// Upper bound of retained checkpoints (explicit limit).
+pub const MAX_RETAINED: usize = 100;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Upper bound of concurrent checkpoints one job may ask for (explicit limit).
 pub const MAX_CONCURRENT_LIMIT: usize = 16;
@@ -38,6 +46,10 @@ pub struct CheckpointConfig {
     /// Consecutive failed checkpoints tolerated before the attempt fails; `None`:
     /// any number (Eddy's default; a failed checkpoint never fails the job).
     pub tolerable_failed: Option<u32>,
+    /// Completed checkpoints kept on storage; older ones are deleted (default 1).
+    pub num_retained: usize,
+    /// Checkpoints are triggered every `interval`; false: savepoints only.
+    pub periodic: bool,
     /// The checkpoint storage root (a directory every worker can reach).
     pub root: PathBuf,
 }
@@ -79,7 +91,16 @@ impl CheckpointConfig {
                 "{MAX_CONCURRENT} must be 1..={MAX_CONCURRENT_LIMIT}"
             ));
         }
+        let num_retained = match number(NUM_RETAINED)? {
+            Some(n) => n,
+            None => number(NUM_RETAINED_LEGACY)?.unwrap_or(1),
+        } as usize;
+        if !(1..=MAX_RETAINED).contains(&num_retained) {
+            return Err(format!("{NUM_RETAINED} must be 1..={MAX_RETAINED}"));
+        }
         Ok(Some(CheckpointConfig {
+            periodic: true,
+            num_retained,
             interval,
             timeout: duration(TIMEOUT, DEFAULT_TIMEOUT)?,
             min_pause: duration(MIN_PAUSE, Duration::ZERO)?,
@@ -87,6 +108,22 @@ impl CheckpointConfig {
             tolerable_failed: number(TOLERABLE_FAILED)?.map(|n| n.min(u64::from(u32::MAX)) as u32),
             root,
         }))
+    }
+}
+
+impl CheckpointConfig {
+    /// A job without periodic checkpoints still takes savepoints (Flink's defaults).
+    pub fn savepoints_only(root: PathBuf) -> CheckpointConfig {
+        CheckpointConfig {
+            interval: Duration::from_secs(3600),
+            timeout: DEFAULT_TIMEOUT,
+            min_pause: Duration::ZERO,
+            max_concurrent: 1,
+            tolerable_failed: None,
+            num_retained: 1,
+            periodic: false,
+            root,
+        }
     }
 }
 
@@ -110,6 +147,13 @@ struct Pending {
     row: CheckpointRow,
     started: Instant,
     waiting: BTreeSet<(u32, u32)>,
+    /// The workers running the attempt, told when the checkpoint completes.
+    workers: BTreeSet<String>,
+    /// Present when this checkpoint is a savepoint.
+    savepoint: Option<SavepointTrigger>,
+    /// The checkpoint's `_metadata` (the vertices and the parallelism its snapshots
+    /// are taken at: a restore with another parallelism redistributes them).
+    metadata: Vec<u8>,
 }
 
 /// One job's coordinator, driven by its job master.
@@ -119,6 +163,11 @@ pub struct CheckpointCoordinator {
     last_trigger: Option<Instant>,
     last_completion: Option<Instant>,
     consecutive_failures: u32,
+    /// Completed checkpoints of this coordinator still on storage, oldest first.
+    retained: std::collections::VecDeque<(u64, PathBuf)>,
+    /// A stop-with-savepoint completed: the savepoint's directory (the job stops) and,
+    /// for a rescale, the new plan.
+    stopped_at: Option<(PathBuf, Option<Rescale>)>,
 }
 
 impl CheckpointCoordinator {
@@ -129,6 +178,8 @@ impl CheckpointCoordinator {
             last_trigger: None,
             last_completion: None,
             consecutive_failures: 0,
+            retained: std::collections::VecDeque::new(),
+            stopped_at: None,
         }
     }
 
@@ -149,9 +200,10 @@ impl CheckpointCoordinator {
         for id in expired {
             self.fail(shared, id, "expired before completing").await?;
         }
-        let due = self
-            .last_trigger
-            .is_none_or(|t| t.elapsed() >= self.config.interval)
+        let due = self.config.periodic
+            && self
+                .last_trigger
+                .is_none_or(|t| t.elapsed() >= self.config.interval)
             && self
                 .last_completion
                 .is_none_or(|t| t.elapsed() >= self.config.min_pause)
@@ -159,27 +211,69 @@ impl CheckpointCoordinator {
         // Like Flink before FLIP-147: no checkpoint once a subtask ended.
         let all_running = job.subtasks.values().all(|s| s.status == exec::RUNNING);
         if due && all_running {
-            self.trigger(shared, job).await;
+            self.last_trigger = Some(Instant::now());
+            self.trigger(shared, job, None).await;
         }
         Ok(())
     }
 
-    async fn trigger(&mut self, shared: &Shared, job: &JobState) {
-        self.last_trigger = Some(Instant::now());
+    /// Triggers a savepoint now (Flink takes them besides periodic checkpoints, whatever
+    /// `max-concurrent-checkpoints` says); it fails at once if a subtask is not running.
+    pub(crate) async fn trigger_savepoint(
+        &mut self,
+        shared: &Shared,
+        job: &JobState,
+        savepoint: SavepointTrigger,
+    ) {
+        if !job.subtasks.values().all(|s| s.status == exec::RUNNING) {
+            shared.savepoints.fail(
+                &job.id,
+                &savepoint.trigger_id,
+                "not every subtask of the job is running",
+            );
+            return;
+        }
+        self.trigger(shared, job, Some(savepoint)).await;
+    }
+
+    /// The savepoint directory (and rescale plan) of a completed stop-with-savepoint
+    /// (once).
+    pub(crate) fn take_stop(&mut self) -> Option<(PathBuf, Option<Rescale>)> {
+        self.stopped_at.take()
+    }
+
+    async fn trigger(
+        &mut self,
+        shared: &Shared,
+        job: &JobState,
+        savepoint: Option<SavepointTrigger>,
+    ) {
         let id = match shared.raft.next_checkpoint_id(&job.id).await {
             Ok(id) => id,
             Err(e) => {
                 tracing::warn!(job_id = %job.id, error = %e, "cannot draw a checkpoint id");
+                if let Some(s) = &savepoint {
+                    shared.savepoints.fail(
+                        &job.id,
+                        &s.trigger_id,
+                        &format!("cannot draw a checkpoint id: {e}"),
+                    );
+                }
                 return;
             }
         };
+        if let Some(s) = &savepoint {
+            shared
+                .savepoints
+                .update(&job.id, &s.trigger_id, |op| op.checkpoint_id = Some(id));
+        }
         let path = checkpoint_dir(&self.config.root, &job.id, id);
         let row = CheckpointRow {
             job_id: job.id.clone(),
             checkpoint_id: id,
             attempt: job.attempt,
             status: checkpoint_status::IN_PROGRESS.into(),
-            is_savepoint: false,
+            is_savepoint: savepoint.is_some(),
             trigger_time_ms: now_ms(),
             end_time_ms: None,
             state_size_bytes: 0,
@@ -202,20 +296,23 @@ impl CheckpointCoordinator {
             timestamp_ms: row.trigger_time_ms as i64,
             storage_path: row.path.clone(),
         };
+        let workers: BTreeSet<String> = job
+            .subtasks
+            .values()
+            .filter_map(|s| s.slot.as_ref().map(|slot| slot.address.clone()))
+            .collect();
         self.pending.insert(
             id,
             Pending {
                 row,
                 started: Instant::now(),
                 waiting: job.subtasks.keys().copied().collect(),
+                workers: workers.clone(),
+                savepoint,
+                metadata: metadata(job, id),
             },
         );
-        let workers: BTreeSet<&str> = job
-            .subtasks
-            .values()
-            .filter_map(|s| s.slot.as_ref().map(|slot| slot.address.as_str()))
-            .collect();
-        for address in workers {
+        for address in &workers {
             if let Err(e) = shared
                 .gateway
                 .trigger_checkpoint(address, request.clone())
@@ -269,6 +366,17 @@ impl CheckpointCoordinator {
             return;
         };
         let job_id = p.row.job_id.clone();
+        let file = PathBuf::from(&p.row.path).join(METADATA_FILE);
+        let written =
+            std::fs::create_dir_all(&p.row.path).and_then(|()| std::fs::write(&file, &p.metadata));
+        if let Err(e) = written {
+            let reason = format!("writing {} failed: {e}", file.display());
+            self.pending.insert(id, p);
+            if let Err(failure) = self.fail(shared, id, &reason).await {
+                tracing::warn!(%job_id, checkpoint_id = id, %failure, "checkpoint failures exceed the tolerable number");
+            }
+            return;
+        }
         let committed = shared
             .raft
             .propose(Command::CompleteCheckpoint {
@@ -277,7 +385,7 @@ impl CheckpointCoordinator {
                 path: p.row.path.clone(),
             })
             .await;
-        if let Err(e) = committed {
+        if let Err(e) = &committed {
             p.row.status = checkpoint_status::FAILED.into();
             p.row.failure = format!("committing through Raft failed: {e}");
         } else {
@@ -295,6 +403,68 @@ impl CheckpointCoordinator {
         }
         tracing::info!(%job_id, checkpoint_id = id, status = %p.row.status, state_size = p.row.state_size_bytes, "checkpoint ended");
         publish(shared, &job_id, id, &p.row.status);
+        if committed.is_ok() {
+            if let Some(s) = &p.savepoint {
+                self.savepoint_completed(shared, &p.row, s);
+            }
+            notify_complete(shared, &p, id).await;
+            self.retain(&job_id, id, PathBuf::from(&p.row.path));
+        } else if let Some(s) = &p.savepoint {
+            shared
+                .savepoints
+                .fail(&job_id, &s.trigger_id, &p.row.failure);
+        }
+    }
+
+    /// Copies a completed savepoint to its target; a stop then stops the job.
+    fn savepoint_completed(&mut self, shared: &Shared, row: &CheckpointRow, s: &SavepointTrigger) {
+        let copied = savepoints::copy_to_savepoint(
+            std::path::Path::new(&row.path),
+            &s.target,
+            &row.job_id,
+            row.checkpoint_id,
+        );
+        match copied {
+            Ok(dir) => {
+                tracing::info!(job_id = %row.job_id, checkpoint_id = row.checkpoint_id, location = %dir.display(), stop = s.stop, "savepoint completed");
+                let location = dir.display().to_string();
+                shared.savepoints.update(&row.job_id, &s.trigger_id, |op| {
+                    op.status = savepoints::COMPLETED.into();
+                    op.location = Some(location);
+                });
+                if s.stop {
+                    self.stopped_at = Some((dir, s.rescale.clone()));
+                }
+            }
+            Err(e) => shared.savepoints.fail(
+                &row.job_id,
+                &s.trigger_id,
+                &format!(
+                    "copying the savepoint to {} failed: {e}",
+                    s.target.display()
+                ),
+            ),
+        }
+    }
+
+    /// Keeps the newest `num_retained` completed checkpoints; deletes the files of
+    /// older ones (each checkpoint directory is self-contained: none shares files).
+    fn retain(&mut self, job_id: &str, id: u64, path: PathBuf) {
+        self.retained.push_back((id, path));
+        while self.retained.len() > self.config.num_retained {
+            let Some((old, dir)) = self.retained.pop_front() else {
+                break;
+            };
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {
+                    tracing::debug!(%job_id, checkpoint_id = old, "subsumed checkpoint deleted")
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(%job_id, checkpoint_id = old, error = %e, "cannot delete a subsumed checkpoint")
+                }
+            }
+        }
     }
 
     /// A subtask could not take its snapshot: the checkpoint fails.
@@ -317,6 +487,9 @@ impl CheckpointCoordinator {
         p.row.status = checkpoint_status::FAILED.into();
         p.row.failure = reason.to_string();
         p.row.end_time_ms = Some(now_ms());
+        if let Some(s) = &p.savepoint {
+            shared.savepoints.fail(&p.row.job_id, &s.trigger_id, reason);
+        }
         if let Err(e) = shared
             .store
             .finish_checkpoint(shared.raft.term(), &p.row)
@@ -326,6 +499,10 @@ impl CheckpointCoordinator {
         }
         tracing::warn!(job_id = %p.row.job_id, checkpoint_id = id, %reason, "checkpoint failed");
         publish(shared, &p.row.job_id, id, checkpoint_status::FAILED);
+        if p.savepoint.is_some() {
+            // A failed savepoint never fails the job (as in Flink).
+            return Ok(());
+        }
         self.consecutive_failures += 1;
         match self.config.tolerable_failed {
             Some(n) if self.consecutive_failures > n => Err(format!(
@@ -343,6 +520,45 @@ impl CheckpointCoordinator {
         }
         self.consecutive_failures = 0;
         self.last_trigger = None;
+    }
+}
+
+/// Name of the metadata file of a checkpoint directory (read by the workers'
+/// `runtime::restore`).
+pub const METADATA_FILE: &str = "_metadata";
+
+fn metadata(job: &JobState, checkpoint_id: u64) -> Vec<u8> {
+    let vertices: Vec<serde_json::Value> = job
+        .graph
+        .vertices
+        .iter()
+        .map(|v| serde_json::json!({"id": v.id, "name": v.name, "parallelism": v.parallelism}))
+        .collect();
+    serde_json::json!({
+        "job_id": job.id,
+        "checkpoint_id": checkpoint_id,
+        "vertices": vertices,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Tells every worker of the attempt that checkpoint `id` completed. A lost notice
+/// loses nothing: a later one covers it, and a restore commits what the checkpoint holds.
+async fn notify_complete(shared: &Shared, p: &Pending, id: u64) {
+    let request = NotifyCheckpointRequest {
+        job_id: p.row.job_id.clone(),
+        attempt: p.row.attempt,
+        checkpoint_id: id,
+    };
+    for address in &p.workers {
+        if let Err(e) = shared
+            .gateway
+            .notify_checkpoint_complete(address, request.clone())
+            .await
+        {
+            tracing::warn!(job_id = %p.row.job_id, checkpoint_id = id, %address, error = %e, "completion notice failed");
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use eddy_api::rpc::task_executor_client::TaskExecutorClient;
-use eddy_api::rpc::{CancelJobRequest, DeployJobRequest, TriggerCheckpointRequest};
+use eddy_api::rpc::{
+    CancelJobRequest, DeployJobRequest, NotifyCheckpointRequest, TriggerCheckpointRequest,
+};
 use tonic::transport::{Channel, Endpoint};
 
 /// Timeout of one deploy or cancel call (deploying includes planning the SQL).
@@ -90,6 +92,20 @@ impl WorkerGateway {
         let mut client = self.client(address)?;
         client
             .trigger_checkpoint(request)
+            .await
+            .map(|_| ())
+            .map_err(describe)
+    }
+
+    /// Tells a worker a checkpoint completed (its two-phase-commit sinks commit).
+    pub async fn notify_checkpoint_complete(
+        &self,
+        address: &str,
+        request: NotifyCheckpointRequest,
+    ) -> Result<(), String> {
+        let mut client = self.client(address)?;
+        client
+            .notify_checkpoint_complete(request)
             .await
             .map(|_| ())
             .map_err(describe)

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::checkpoints::{self, CheckpointCoordinator};
 use super::restart::RestartTracker;
+use super::savepoints::{Rescale, SavepointTrigger};
 use super::scheduler::{self, Assignment, WorkerSlots};
 use super::state::exec;
 use super::{Shared, SharedJob};
@@ -28,6 +29,9 @@ pub const JOB_COMMAND_QUEUE: usize = 1024;
 /// How often a SCHEDULED job looks for slots even without a slot event.
 pub const SCHEDULE_RETRY: Duration = Duration::from_secs(2);
 /// How long FAILING / CANCELLING waits for the workers to confirm their subtasks ended.
+/// How the detail of a RUNNING status that restored a checkpoint or savepoint starts
+/// (counted as `restored`).
+pub const RESTORED_FROM: &str = "restored from";
 pub const CANCEL_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
@@ -47,12 +51,16 @@ pub enum JobCommand {
     Cancel,
     CheckpointAck(CheckpointAck),
     CheckpointDecline(CheckpointDecline),
+    /// Take a savepoint (and stop, if it says so).
+    TriggerSavepoint(SavepointTrigger),
 }
 
 /// How an attempt ended.
 enum Outcome {
     Finished,
     Cancelled,
+    /// A stop-with-savepoint completed (the savepoint's directory; a rescale's plan).
+    Stopped(std::path::PathBuf, Option<Rescale>),
     Failed(JobExceptionRow),
 }
 
@@ -93,6 +101,22 @@ impl JobMaster {
                     self.release();
                     self.finish(JobStatus::Finished, "").await;
                     break;
+                }
+                Outcome::Stopped(savepoint, rescale) => {
+                    // Stop without drain: what ran after the savepoint's barrier is not
+                    // committed; a job resumed from the savepoint redoes it.
+                    self.cancel_and_wait().await;
+                    self.release();
+                    let Some(rescale) = rescale else {
+                        let detail = format!("stopped with savepoint {}", savepoint.display());
+                        self.finish(JobStatus::Finished, &detail).await;
+                        break;
+                    };
+                    if self.cancel_requested {
+                        self.finish(JobStatus::Canceled, "").await;
+                        break;
+                    }
+                    self.apply_rescale(rescale, &savepoint).await;
                 }
                 Outcome::Cancelled => {
                     self.set_status(JobStatus::Cancelling, "canceled by the user")
@@ -175,7 +199,8 @@ impl JobMaster {
             }
             match tokio::time::timeout(SCHEDULE_RETRY, self.commands.recv()).await {
                 Ok(Some(JobCommand::Cancel)) | Ok(None) => return None,
-                _ => {}
+                Ok(Some(other)) => self.refuse(other),
+                Err(_) => {}
             }
         }
     }
@@ -184,6 +209,11 @@ impl JobMaster {
     async fn run_attempt(&mut self, assignments: Vec<Assignment>) -> Outcome {
         let (request, workers) = self.deploy_request(&assignments);
         let attempt = request.attempt;
+        let running_detail = match (request.restore_path.as_str(), request.restore_checkpoint_id) {
+            ("", _) => String::new(),
+            (path, 0) => format!("{RESTORED_FROM} savepoint {path}"),
+            (_, id) => format!("{RESTORED_FROM} checkpoint {id}"),
+        };
         let deployments = workers.iter().map(|(worker_id, address)| {
             let request = request.clone();
             let shared = self.shared.clone();
@@ -205,7 +235,7 @@ impl JobMaster {
             }
         }
         self.job.lock().mark_running();
-        self.set_status(JobStatus::Running, "").await;
+        self.set_status(JobStatus::Running, &running_detail).await;
         let mut tick = tokio::time::interval(
             self.checkpoints
                 .as_ref()
@@ -229,6 +259,16 @@ impl JobMaster {
                 JobCommand::CheckpointAck(ack) if ack.attempt == attempt => {
                     if let Some(c) = self.checkpoints.as_mut() {
                         c.on_ack(&self.shared, ack).await;
+                        if let Some((savepoint, rescale)) = c.take_stop() {
+                            return Outcome::Stopped(savepoint, rescale);
+                        }
+                    }
+                }
+                JobCommand::TriggerSavepoint(trigger) => {
+                    let job = self.job.lock().clone();
+                    match self.checkpoints.as_mut() {
+                        Some(c) => c.trigger_savepoint(&self.shared, &job, trigger).await,
+                        None => self.refuse(JobCommand::TriggerSavepoint(trigger)),
                     }
                 }
                 JobCommand::CheckpointDecline(decline) if decline.attempt == attempt => {
@@ -298,16 +338,26 @@ impl JobMaster {
         for a in assignments {
             workers.insert(a.slot.worker_id.clone(), a.slot.address.clone());
         }
+        // With checkpointing, every attempt starts from the latest completed checkpoint
+        // (Flink's restore on restart); the first one starts from scratch.
+        let restore = self
+            .shared
+            .raft
+            .latest_checkpoint(&job.id)
+            .map(|c| (c.path, c.checkpoint_id))
+            .or_else(|| job.options.savepoint_path.clone().map(|p| (p, 0)));
         let mut options = std::collections::HashMap::new();
         options.insert(
             "state.backend.type".to_string(),
             job.options.state_backend.clone(),
         );
         if let Some(c) = &self.checkpoints {
-            options.insert(
-                checkpoints::INTERVAL.to_string(),
-                format!("{} ms", c.config.interval.as_millis()),
-            );
+            if c.config.periodic {
+                options.insert(
+                    checkpoints::INTERVAL.to_string(),
+                    format!("{} ms", c.config.interval.as_millis()),
+                );
+            }
             options.insert(
                 "state.checkpoints.dir".to_string(),
                 c.config.root.display().to_string(),
@@ -340,6 +390,8 @@ impl JobMaster {
                 })
                 .collect(),
             options,
+            restore_path: restore.as_ref().map_or(String::new(), |c| c.0.clone()),
+            restore_checkpoint_id: restore.map_or(0, |c| c.1),
         };
         (request, workers)
     }
@@ -395,7 +447,7 @@ impl JobMaster {
                     self.job.lock().end_on(&worker_id, exec::FAILED)
                 }
                 JobCommand::Cancel => self.cancel_requested = true,
-                _ => {}
+                other => self.refuse(other),
             }
         }
         self.job.lock().end_open_subtasks(exec::CANCELED);
@@ -408,8 +460,56 @@ impl JobMaster {
             match tokio::time::timeout_at(deadline, self.commands.recv()).await {
                 Err(_) => return true,
                 Ok(Some(JobCommand::Cancel)) | Ok(None) => return false,
-                Ok(Some(_)) => {}
+                Ok(Some(other)) => self.refuse(other),
             }
+        }
+    }
+
+    /// Replaces the job's plan with a rescaled one and makes the next attempt start
+    /// from `savepoint` (the latest completed checkpoint, which restores take).
+    async fn apply_rescale(&mut self, rescale: Rescale, savepoint: &std::path::Path) {
+        let (id, graph_json, options_json) = {
+            let mut job = self.job.lock();
+            job.parallelism = rescale.parallelism;
+            job.graph = rescale.graph;
+            job.options.savepoint_path = Some(savepoint.display().to_string());
+            job.attempt += 1;
+            job.reset_subtasks();
+            (
+                job.id.clone(),
+                serde_json::to_string(&job.graph).unwrap_or_default(),
+                serde_json::to_string(&job.options).unwrap_or_default(),
+            )
+        };
+        if let Err(e) = self
+            .shared
+            .store
+            .update_job_plan(
+                self.shared.raft.term(),
+                &id,
+                rescale.parallelism,
+                &graph_json,
+                &options_json,
+            )
+            .await
+        {
+            tracing::error!(job_id = %id, error = %e, "cannot record the rescaled plan");
+        }
+        tracing::info!(job_id = %id, parallelism = rescale.parallelism, savepoint = %savepoint.display(), "rescaling");
+        let detail = format!(
+            "rescaling to parallelism {} from savepoint {}",
+            rescale.parallelism,
+            savepoint.display()
+        );
+        self.set_status(JobStatus::Restarting, &detail).await;
+    }
+
+    /// A command the job cannot act on now: a savepoint request fails with the reason.
+    fn refuse(&self, command: JobCommand) {
+        if let JobCommand::TriggerSavepoint(t) = command {
+            let job = self.job.lock();
+            let reason = format!("the job is {}, not RUNNING", job.status.as_str());
+            self.shared.savepoints.fail(&job.id, &t.trigger_id, &reason);
         }
     }
 

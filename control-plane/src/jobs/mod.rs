@@ -13,6 +13,7 @@ pub mod checkpoints;
 mod gateway;
 pub mod job_master;
 pub mod restart;
+pub mod savepoints;
 pub mod scheduler;
 pub mod state;
 
@@ -56,6 +57,9 @@ pub enum JobError {
     InvalidSql(ErrorBody),
     #[error("{0}")]
     BadRequest(String),
+    /// The job's state does not allow the request (409).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("stored job {id} is unreadable: {reason}")]
@@ -96,6 +100,7 @@ pub(crate) struct Shared {
     jobs: Mutex<HashMap<String, JobEntry>>,
     /// Where checkpoints are stored (absolute; every worker must reach it).
     checkpoint_root: std::path::PathBuf,
+    savepoints: savepoints::SavepointOperations,
 }
 
 impl Shared {
@@ -180,6 +185,7 @@ impl JobManager {
                 pool: Mutex::new(HashMap::new()),
                 jobs: Mutex::new(HashMap::new()),
                 checkpoint_root,
+                savepoints: Default::default(),
             }),
             planner,
         }
@@ -277,7 +283,7 @@ impl JobManager {
         }
         let checkpoints = {
             let j = job.lock();
-            CheckpointConfig::from_settings(
+            let config = CheckpointConfig::from_settings(
                 j.options.checkpoint_interval_ms,
                 &j.options.settings,
                 self.shared.checkpoint_root.clone(),
@@ -286,7 +292,8 @@ impl JobManager {
                 tracing::warn!(job_id = %j.id, error = %e, "checkpointing disabled: invalid configuration");
                 None
             })
-            .map(checkpoints::CheckpointCoordinator::new)
+            .unwrap_or_else(|| CheckpointConfig::savepoints_only(self.shared.checkpoint_root.clone()));
+            Some(checkpoints::CheckpointCoordinator::new(config))
         };
         let master = JobMaster {
             job: job.clone(),
@@ -389,7 +396,15 @@ impl JobManager {
             return Ok(None);
         }
         let rows = self.shared.store.checkpoints(id).await?;
-        Ok(Some(checkpoint_stats::overview(&rows, 0)))
+        let restored = self
+            .shared
+            .store
+            .job_history(id)
+            .await?
+            .iter()
+            .filter(|c| c.detail.starts_with(job_master::RESTORED_FROM))
+            .count() as u64;
+        Ok(Some(checkpoint_stats::overview(&rows, restored)))
     }
 
     /// One checkpoint of a job by vertex and subtask; `None` if either is unknown.
@@ -611,6 +626,11 @@ fn validate(r: &SubmitJobRequest) -> Result<(JobOptions, RestartStrategy, u32), 
             "unknown state_backend '{state_backend}': use hashmap or rocksdb"
         ));
     }
+    if let Some(path) = &r.savepoint_path
+        && !std::path::Path::new(path).is_dir()
+    {
+        return bad(format!("savepoint_path '{path}' is not a directory"));
+    }
     let strategy =
         RestartStrategy::from_spec(r.restart_strategy.as_ref()).map_err(JobError::BadRequest)?;
     let options = JobOptions {
@@ -618,6 +638,7 @@ fn validate(r: &SubmitJobRequest) -> Result<(JobOptions, RestartStrategy, u32), 
         state_backend,
         restart_strategy: r.restart_strategy.clone(),
         settings: Default::default(),
+        savepoint_path: r.savepoint_path.clone(),
     };
     Ok((options, strategy, parallelism))
 }

@@ -44,6 +44,9 @@ pub struct JobOptions {
     /// What the script's `SET`s configure (Flink option names).
     #[serde(default)]
     pub settings: std::collections::BTreeMap<String, String>,
+    /// The savepoint the job started from (its first attempt restores it).
+    #[serde(default)]
+    pub savepoint_path: Option<String>,
 }
 
 fn default_backend() -> String {

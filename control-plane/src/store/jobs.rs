@@ -119,6 +119,31 @@ impl Store {
         Ok(true)
     }
 
+    /// A rescaled job's new parallelism and graph. Returns false if there is no such job.
+    pub async fn update_job_plan(
+        &self,
+        term: u64,
+        id: &str,
+        parallelism: u32,
+        graph_json: &str,
+        options_json: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_fenced(term).await?;
+        let updated = sqlx::query(
+            "UPDATE jobs SET parallelism = $1, graph_json = $2, options_json = $3, written_term = $4 WHERE id = $5",
+        )
+        .bind(i64::from(parallelism))
+        .bind(graph_json)
+        .bind(options_json)
+        .bind(to_i64(term))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(updated > 0)
+    }
+
     /// The newest jobs first, at most [`MAX_JOBS_LISTED`].
     pub async fn jobs(&self) -> Result<Vec<JobRow>, StoreError> {
         let rows = sqlx::query(select_jobs!("ORDER BY start_time_ms DESC, id LIMIT $1"))

@@ -341,6 +341,22 @@ impl SourceReader for DataGenReader {
         }))
     }
 
+    /// Sequences continue after the last row emitted; random fields stay random.
+    fn restore_position(&mut self, position: &[u8]) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Position {
+            rows_emitted: u64,
+            remaining: Option<u64>,
+        }
+        let p: Position = super::read_position(position)?;
+        self.rows_emitted = p.rows_emitted;
+        self.remaining = p.remaining;
+        for g in &mut self.generators {
+            g.emitted = p.rows_emitted;
+        }
+        Ok(())
+    }
+
     fn poll(&mut self) -> Result<SourceEvent> {
         let rows = match self.remaining {
             Some(0) if self.ended => return Ok(SourceEvent::End),

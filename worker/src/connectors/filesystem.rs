@@ -4,8 +4,9 @@
 //! decoded by the table's `'format'`; malformed lines fail with file and 1-based line,
 //! or are skipped and counted under `'<format>.ignore-parse-errors'`.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
@@ -98,6 +99,8 @@ impl Source for FileSystemSource {
             files,
             next_split: 0,
             current: None,
+            skip: HashSet::new(),
+            resume_at: HashMap::new(),
             decoder: self.format.decoder(self.schema.clone())?,
             ignore_parse_errors: self.format.ignore_parse_errors(),
             format: self.format.name(),
@@ -116,11 +119,31 @@ struct OpenFile {
     eof: bool,
 }
 
+/// A checkpointed position of a file source subtask, by path (rescalable).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct FilePositions {
+    /// Files read to their end.
+    done: Vec<String>,
+    /// Files being read: where the next row starts.
+    reading: Vec<Reading>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Reading {
+    path: String,
+    offset: u64,
+    line: u64,
+}
+
 /// Reads its files one after the other, each a split.
 pub struct FileSystemReader {
     files: Vec<PathBuf>,
     next_split: usize,
     current: Option<OpenFile>,
+    /// Restored: files already read (skipped when their turn comes).
+    skip: HashSet<String>,
+    /// Restored: files partly read, by path → (offset, line) to resume at.
+    resume_at: HashMap<String, (u64, u64)>,
     decoder: BatchDecoder,
     ignore_parse_errors: bool,
     format: &'static str,
@@ -181,13 +204,53 @@ impl SourceReader for FileSystemReader {
         self.files.len()
     }
 
-    /// The file being read and the offset and line after the last row handed out
-    /// (rows still in the decoder are not read yet: they go out with the next batch).
+    /// By path, so any subtask of a rescaled job can take it: the files finished and
+    /// those being read with the offset and line after the last row handed out (rows
+    /// still in the decoder are not read yet: they go out with the next batch).
     fn snapshot_position(&self) -> Result<Vec<u8>> {
-        let current = self.current.as_ref().map(|f| {
-            serde_json::json!({"split": f.split, "path": f.path, "offset": f.offset, "line": f.line})
-        });
-        super::position(&serde_json::json!({"next_split": self.next_split, "current": current}))
+        let mut position = FilePositions::default();
+        for (i, f) in self.files.iter().enumerate().take(self.next_split) {
+            let path = f.display().to_string();
+            if self.current.as_ref().is_none_or(|c| c.split != i) {
+                position.done.push(path);
+            }
+        }
+        position.done.extend(self.skip.iter().cloned());
+        if let Some(c) = &self.current {
+            position.reading.push(Reading {
+                path: c.path.clone(),
+                offset: c.offset,
+                line: c.line,
+            });
+        }
+        for (path, (offset, line)) in &self.resume_at {
+            position.reading.push(Reading {
+                path: path.clone(),
+                offset: *offset,
+                line: *line,
+            });
+        }
+        serde_json::to_vec(&position)
+            .map_err(|e| RuntimeError::Graph(format!("filesystem position: {e}")))
+    }
+
+    fn restore_position(&mut self, position: &[u8]) -> Result<()> {
+        self.restore_rescaled(&[position.to_vec()])
+    }
+
+    /// Takes, of every position, what concerns this subtask's files: finished files
+    /// are skipped, files being read resume at their offset when their turn comes.
+    fn restore_rescaled(&mut self, positions: &[Vec<u8>]) -> Result<()> {
+        let own: HashSet<String> = self.files.iter().map(|f| f.display().to_string()).collect();
+        for bytes in positions {
+            let p: FilePositions = super::read_position(bytes)?;
+            self.skip
+                .extend(p.done.into_iter().filter(|path| own.contains(path)));
+            for r in p.reading.into_iter().filter(|r| own.contains(&r.path)) {
+                self.resume_at.insert(r.path, (r.offset, r.line));
+            }
+        }
+        Ok(())
     }
 
     fn poll(&mut self) -> Result<SourceEvent> {
@@ -198,14 +261,25 @@ impl SourceReader for FileSystemReader {
                     return Ok(SourceEvent::End);
                 };
                 let display = path.display().to_string();
-                let handle = File::open(path).map_err(|e| RuntimeError::io(&display, e))?;
+                let split = self.next_split;
                 self.next_split += 1;
+                if self.skip.remove(&display) {
+                    // Finished before the checkpoint this reader restored.
+                    return Ok(SourceEvent::SplitFinished { split });
+                }
+                let mut handle = File::open(path).map_err(|e| RuntimeError::io(&display, e))?;
+                let (offset, line) = self.resume_at.remove(&display).unwrap_or((0, 0));
+                if offset > 0 {
+                    handle
+                        .seek(SeekFrom::Start(offset))
+                        .map_err(|e| RuntimeError::io(&display, e))?;
+                }
                 OpenFile {
-                    split: self.next_split - 1,
+                    split,
                     path: display,
                     reader: BufReader::with_capacity(READ_BUFFER_BYTES, handle),
-                    line: 0,
-                    offset: 0,
+                    line,
+                    offset,
                     eof: false,
                 }
             }
@@ -315,6 +389,77 @@ pub(crate) mod tests {
         assert_eq!(src.create_reader(&subtask(1, 2)).unwrap().splits(), 1);
         all.sort();
         assert_eq!(all, (0..30_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn resumes_at_the_checkpointed_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = (0..20_000)
+            .map(|i| format!("{{\"id\":{i},\"name\":\"n{i}\"}}\n"))
+            .collect();
+        std::fs::write(dir.path().join("a.json"), &lines).unwrap();
+        std::fs::write(dir.path().join("b.json"), &lines).unwrap();
+        let src = source(dir.path(), &[]);
+        let mut reader = src.create_reader(&subtask(0, 1)).unwrap();
+        let mut before = 0;
+        while before < 25_000 {
+            if let SourceEvent::Batch { batch, .. } = reader.poll().unwrap() {
+                before += batch.num_rows();
+            }
+        }
+        let position = reader.snapshot_position().unwrap();
+        let mut resumed = src.create_reader(&subtask(0, 1)).unwrap();
+        resumed.restore_position(&position).unwrap();
+        let (rows, _) = drain(resumed.as_mut()).unwrap();
+        assert_eq!(before + rows.len(), 40_000, "no row lost or read twice");
+    }
+
+    /// Positions of two subtasks restored into three (and back into one): every row is
+    /// read exactly once over the two runs.
+    #[test]
+    fn positions_redistribute_over_another_parallelism() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in 0..5 {
+            let lines: String = (0..12_000)
+                .map(|i| format!("{{\"id\":{},\"name\":\"n\"}}\n", f * 100_000 + i))
+                .collect();
+            std::fs::write(dir.path().join(format!("f{f}.json")), &lines).unwrap();
+        }
+        let src = source(dir.path(), &[]);
+        let mut ids = Vec::new();
+        let mut positions = Vec::new();
+        for index in 0..2 {
+            let mut reader = src.create_reader(&subtask(index, 2)).unwrap();
+            let mut read = 0;
+            // One file and a part of the next (batches are at most 8192 rows).
+            while read < 14_000 {
+                match reader.poll().unwrap() {
+                    SourceEvent::Batch { batch, .. } => {
+                        read += batch.num_rows();
+                        let col = batch
+                            .column(0)
+                            .as_any()
+                            .downcast_ref::<Int64Array>()
+                            .unwrap();
+                        ids.extend(col.values().iter().copied());
+                    }
+                    SourceEvent::End => break,
+                    _ => {}
+                }
+            }
+            positions.push(reader.snapshot_position().unwrap());
+        }
+        for index in 0..3 {
+            let mut reader = src.create_reader(&subtask(index, 3)).unwrap();
+            reader.restore_rescaled(&positions).unwrap();
+            let (rows, _) = drain(reader.as_mut()).unwrap();
+            ids.extend(rows.into_iter().map(|(_, id)| id));
+        }
+        ids.sort();
+        let expected: Vec<i64> = (0..5)
+            .flat_map(|f| (0..12_000).map(move |i| f * 100_000 + i))
+            .collect();
+        assert_eq!(ids, expected);
     }
 
     #[test]

@@ -2,8 +2,12 @@
 //! is a directory (created if missing); each subtask writes its own part files, in
 //! progress as hidden `.part-<uuid>-<subtask>-<n>.inprogress` and renamed atomically
 //! to `part-<uuid>-<subtask>-<n>` on `finish()`. A part file rolls when it reaches
-//! `'sink.rolling-policy.file-size'`.
+//! `'sink.rolling-policy.file-size'`. With checkpoints it is a two-phase-commit sink:
+//! a checkpoint closes the open part (pre-commit) and the parts it covers are renamed
+//! when the checkpoint completes (commit), or when a restore finds them in the
+//! checkpoint it restores — so the committed output is exactly once.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -93,6 +97,7 @@ impl Sink for FileSystemSink {
             part_counter: 0,
             current: None,
             pending: Vec::new(),
+            checkpointed: BTreeMap::new(),
             text: String::new(),
         }))
     }
@@ -113,9 +118,21 @@ pub struct FileSystemWriter {
     prefix: String,
     part_counter: u64,
     current: Option<PartFile>,
-    /// Closed part files waiting for `finish()` to be committed.
+    /// Closed part files no checkpoint covers yet (committed by `finish()`).
     pending: Vec<(PathBuf, PathBuf)>,
+    /// Closed part files by the checkpoint that covers them, waiting for it to complete.
+    checkpointed: BTreeMap<u64, Vec<(PathBuf, PathBuf)>>,
     text: String,
+}
+
+/// Renames an in-progress part to its final name; one already committed (by an
+/// earlier restore, or by another subtask of a rescaled job at the same time) is left be.
+fn commit_part(in_progress: &std::path::Path, target: &std::path::Path) -> Result<()> {
+    match std::fs::rename(in_progress, target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && target.exists() => Ok(()),
+        Err(e) => Err(io_error(in_progress, e)),
+    }
 }
 
 fn io_error(path: &std::path::Path, e: std::io::Error) -> RuntimeError {
@@ -145,7 +162,8 @@ impl FileSystemWriter {
                 .get_ref()
                 .sync_all()
                 .map_err(|e| io_error(&part.in_progress, e))?;
-            if self.pending.len() >= MAX_PENDING_PARTS {
+            let checkpointed: usize = self.checkpointed.values().map(Vec::len).sum();
+            if self.pending.len() + checkpointed >= MAX_PENDING_PARTS {
                 return Err(RuntimeError::option(
                     "sink.rolling-policy.file-size",
                     format!(
@@ -160,12 +178,45 @@ impl FileSystemWriter {
 }
 
 impl SinkWriter for FileSystemWriter {
-    /// Exactly-once needs the part files committed with the checkpoint (two-phase
-    /// commit); until then a checkpoint of this sink is declined.
-    fn snapshot(&mut self) -> Result<Option<Vec<u8>>> {
-        Err(RuntimeError::CheckpointUnsupported(
-            "the filesystem sink (two-phase commit)".into(),
-        ))
+    /// Pre-commit: closes the open part; the parts not committed yet go into the
+    /// snapshot (a restore commits them: the checkpoint it restores completed).
+    fn snapshot(&mut self, checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
+        self.close_current()?;
+        let parts = std::mem::take(&mut self.pending);
+        self.checkpointed
+            .entry(checkpoint_id)
+            .or_default()
+            .extend(parts);
+        let all: Vec<(&PathBuf, &PathBuf)> = self
+            .checkpointed
+            .values()
+            .flatten()
+            .map(|(a, b)| (a, b))
+            .collect();
+        serde_json::to_vec(&all)
+            .map(Some)
+            .map_err(|e| RuntimeError::Graph(format!("filesystem sink snapshot: {e}")))
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<()> {
+        let parts: Vec<(PathBuf, PathBuf)> = serde_json::from_slice(state)
+            .map_err(|e| RuntimeError::Graph(format!("filesystem sink snapshot: {e}")))?;
+        for (in_progress, target) in parts {
+            commit_part(&in_progress, &target)?;
+        }
+        Ok(())
+    }
+
+    /// Commit: the parts of every checkpoint up to this one become visible.
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        let later = self.checkpointed.split_off(&(checkpoint_id + 1));
+        for (in_progress, target) in std::mem::replace(&mut self.checkpointed, later)
+            .into_values()
+            .flatten()
+        {
+            commit_part(&in_progress, &target)?;
+        }
+        Ok(())
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -207,8 +258,13 @@ impl SinkWriter for FileSystemWriter {
 
     fn finish(&mut self) -> Result<()> {
         self.close_current()?;
-        for (in_progress, target) in self.pending.drain(..) {
-            std::fs::rename(&in_progress, &target).map_err(|e| io_error(&in_progress, e))?;
+        let checkpointed = std::mem::take(&mut self.checkpointed);
+        for (in_progress, target) in checkpointed
+            .into_values()
+            .flatten()
+            .chain(self.pending.drain(..))
+        {
+            commit_part(&in_progress, &target)?;
         }
         Ok(())
     }
@@ -335,5 +391,50 @@ mod tests {
             })
             .sum();
         assert_eq!(total, 500);
+    }
+
+    #[test]
+    fn two_phase_commit_on_checkpoints_and_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let options = Options::new([
+            ("path", out.display().to_string().as_str()),
+            ("format", "csv"),
+        ]);
+        let sink = FileSystemSink::new(&options, schema()).unwrap();
+        let mut w = sink.create_writer(&subtask(0, 1)).unwrap();
+        let visible = |out: &std::path::Path| {
+            names_in(out)
+                .into_iter()
+                .filter(|n| !n.starts_with('.'))
+                .count()
+        };
+        w.write(&batch(0..10)).unwrap();
+        let first = w.snapshot(1).unwrap().expect("pre-committed parts");
+        w.write(&batch(10..20)).unwrap();
+        let second = w.snapshot(2).unwrap().expect("pre-committed parts");
+        assert_eq!(
+            visible(&out),
+            0,
+            "nothing visible before a checkpoint completes"
+        );
+        w.notify_checkpoint_complete(1).unwrap();
+        assert_eq!(visible(&out), 1, "checkpoint 1's part");
+        // A failure now: a new writer restores checkpoint 2, committing its parts once.
+        w.write(&batch(20..30)).unwrap();
+        drop(w);
+        let mut again = sink.create_writer(&subtask(0, 1)).unwrap();
+        again.restore(&second).unwrap();
+        again.restore(&first).unwrap();
+        assert_eq!(visible(&out), 2, "checkpoint 2's part too, each once");
+        let src = FileSystemSource::new(&options, schema()).unwrap();
+        let (rows, _) = drain(src.create_reader(&subtask(0, 1)).unwrap().as_mut()).unwrap();
+        let mut ids: Vec<i64> = rows.into_iter().map(|(_, id)| id).collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            (0..20).collect::<Vec<_>>(),
+            "rows after the checkpoint are not committed"
+        );
     }
 }

@@ -66,12 +66,36 @@ pub trait SourceReader: Send {
             "this source".into(),
         ))
     }
+
+    /// Resumes at a position [`SourceReader::snapshot_position`] returned (before the
+    /// first poll).
+    fn restore_position(&mut self, _position: &[u8]) -> Result<()> {
+        Err(crate::runtime::error::RuntimeError::CheckpointUnsupported(
+            "restoring this source".into(),
+        ))
+    }
+
+    /// Resumes from the positions of every subtask of a run with another parallelism
+    /// (rescaling), taking what concerns this subtask's splits. Sources whose positions
+    /// cannot be redistributed refuse.
+    fn restore_rescaled(&mut self, _positions: &[Vec<u8>]) -> Result<()> {
+        Err(crate::runtime::error::RuntimeError::CheckpointUnsupported(
+            "rescaling this source".into(),
+        ))
+    }
 }
 
 /// A reader position as checkpoint bytes (JSON: small, readable in the state browser).
 pub(crate) fn position(value: &serde_json::Value) -> Result<Vec<u8>> {
     serde_json::to_vec(value)
         .map_err(|e| crate::runtime::error::RuntimeError::Graph(format!("position: {e}")))
+}
+
+/// A checkpointed position read back.
+pub(crate) fn read_position<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        crate::runtime::error::RuntimeError::Graph(format!("checkpointed position: {e}"))
+    })
 }
 
 /// A table sink: one writer per subtask.
@@ -88,7 +112,17 @@ pub trait SinkWriter: Send {
 
     /// The writer's state for a checkpoint: `None` when it keeps none (its writes are
     /// visible at once, e.g. print).
-    fn snapshot(&mut self) -> Result<Option<Vec<u8>>> {
+    fn snapshot(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
         Ok(None)
+    }
+
+    /// Restores what [`SinkWriter::snapshot`] returned, before the first write.
+    fn restore(&mut self, _state: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
+    /// The checkpoint completed: make what it covers visible (two-phase commit).
+    fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) -> Result<()> {
+        Ok(())
     }
 }

@@ -359,6 +359,18 @@ impl SourceReader for NexmarkReader {
         super::position(&serde_json::json!({"next_row": self.next_row, "finished": self.finished}))
     }
 
+    fn restore_position(&mut self, position: &[u8]) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Position {
+            next_row: u64,
+            finished: bool,
+        }
+        let p: Position = super::read_position(position)?;
+        self.next_row = p.next_row;
+        self.finished = p.finished;
+        Ok(())
+    }
+
     fn poll(&mut self) -> Result<SourceEvent> {
         let limit = self.source.rows.unwrap_or(u64::MAX);
         if self.next_row >= limit {

@@ -112,6 +112,14 @@ impl SourceReader for ThrottledReader {
     fn snapshot_position(&self) -> Result<Vec<u8>> {
         self.inner.snapshot_position()
     }
+
+    fn restore_position(&mut self, position: &[u8]) -> Result<()> {
+        self.inner.restore_position(position)
+    }
+
+    fn restore_rescaled(&mut self, positions: &[Vec<u8>]) -> Result<()> {
+        self.inner.restore_rescaled(positions)
+    }
 }
 
 /// A subtask's share of a rate split among `parallelism` subtasks (Flink's datagen:

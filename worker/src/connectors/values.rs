@@ -70,6 +70,17 @@ impl SourceReader for ValuesReader {
         super::position(&serde_json::json!({"split": self.split, "batch": self.batch}))
     }
 
+    fn restore_position(&mut self, position: &[u8]) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Position {
+            split: usize,
+            batch: usize,
+        }
+        let p: Position = super::read_position(position)?;
+        (self.split, self.batch) = (p.split, p.batch);
+        Ok(())
+    }
+
     fn poll(&mut self) -> Result<SourceEvent> {
         let Some(split) = self.splits.get(self.split) else {
             return Ok(SourceEvent::End);

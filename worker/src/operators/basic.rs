@@ -148,8 +148,16 @@ impl Operator for SinkOperator {
         Ok(())
     }
 
-    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
-        self.writer.snapshot()
+    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
+        self.writer.snapshot(checkpoint_id)
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<()> {
+        self.writer.restore(state)
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        self.writer.notify_checkpoint_complete(checkpoint_id)
     }
 
     fn finish(&mut self, _ctx: &OperatorContext, _out: &mut Output) -> Result<()> {

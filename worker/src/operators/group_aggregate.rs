@@ -24,6 +24,7 @@ use arrow::row::{RowConverter, Rows, SortField};
 
 use super::aggregate::{AggregateSet, AggregateSpec};
 use super::keys::KeyEncoder;
+use crate::operators::keyed_snapshot;
 use crate::runtime::changelog::{RowKind, row_kind_array, row_kind_at, row_kind_field, row_kinds};
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
@@ -72,6 +73,8 @@ pub struct GroupAggregateOperator {
     results: RowConverter,
     schema: SchemaRef,
     state: Option<State>,
+    /// Snapshots to load when the state is created (at `open`; several when rescaled).
+    restore: Vec<Vec<u8>>,
 }
 
 impl GroupAggregateOperator {
@@ -100,6 +103,7 @@ impl GroupAggregateOperator {
             keys,
             results,
             state: None,
+            restore: Vec::new(),
         })
     }
 
@@ -120,6 +124,17 @@ impl GroupAggregateOperator {
                 groups: StateTable::new(ctx.subtask.key_group_range, ctx.memory.clone()),
             });
         }
+        if let Some(State { aggs, groups }) = &mut self.state {
+            let range = groups.range();
+            for bytes in std::mem::take(&mut self.restore) {
+                let entries = keyed_snapshot::read_entries(aggs, range, &bytes, true, |e| {
+                    let (kg, key, slot, count) = e;
+                    groups.insert(kg, key.to_vec(), (slot, count.unwrap_or(0)))?;
+                    Ok(())
+                })?;
+                tracing::debug!(operator = %self.name, subtask = ctx.subtask.index, entries, "group aggregate state restored");
+            }
+        }
         Ok(())
     }
 }
@@ -137,8 +152,19 @@ impl Operator for GroupAggregateOperator {
         &self.name
     }
 
-    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
-        crate::runtime::operator::unsupported_state(&self.name)
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
+        let Some(State { aggs, groups }) = &self.state else {
+            return Ok(None);
+        };
+        let entries = groups
+            .iter()
+            .map(|(kg, key, (slot, count))| (kg, key.as_slice(), *slot, Some(*count)));
+        keyed_snapshot::write_entries(aggs, entries, true).map(Some)
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<()> {
+        self.restore.push(state.to_vec());
+        Ok(())
     }
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {

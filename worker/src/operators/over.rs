@@ -346,7 +346,7 @@ impl Operator for OverAggregateOperator {
         &self.name
     }
 
-    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
         crate::runtime::operator::unsupported_state(&self.name)
     }
 

@@ -72,11 +72,29 @@ impl OperatorChain {
     }
 
     /// Every operator's state for a checkpoint, head first (`None`: stateless).
-    pub fn snapshot_state(&mut self) -> Result<Vec<Option<Vec<u8>>>> {
+    pub fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<Option<Vec<u8>>>> {
         self.operators
             .iter_mut()
-            .map(|op| op.snapshot_state())
+            .map(|op| op.snapshot_state(checkpoint_id))
             .collect()
+    }
+
+    /// Restores operator `index`'s state (a section of a subtask's snapshot).
+    pub fn restore_state(&mut self, index: usize, state: &[u8]) -> Result<()> {
+        match self.operators.get_mut(index) {
+            Some(op) => op.restore_state(state),
+            None => Err(super::error::RuntimeError::Graph(format!(
+                "the snapshot has state for operator {index}; the chain has {}",
+                self.operators.len()
+            ))),
+        }
+    }
+
+    pub fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        for op in &mut self.operators {
+            op.notify_checkpoint_complete(checkpoint_id)?;
+        }
+        Ok(())
     }
 
     pub fn next_processing_time_timer(&self) -> Option<Timestamp> {

@@ -17,6 +17,8 @@ use super::message::CheckpointBarrier;
 pub const SNAPSHOT_QUEUE: usize = 64;
 /// Triggers queued for one source task.
 pub const TRIGGER_QUEUE: usize = 16;
+/// Checkpoint completions queued for one task.
+pub const COMPLETION_QUEUE: usize = 16;
 /// Magic bytes at the start of every snapshot file.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"EDDYSNP1";
 
@@ -45,6 +47,8 @@ pub struct TaskCheckpointing {
     /// Source tasks: barriers to inject.
     pub triggers: Option<mpsc::Receiver<CheckpointBarrier>>,
     pub snapshots: mpsc::Sender<SubtaskSnapshot>,
+    /// Ids of completed checkpoints (for two-phase-commit sinks).
+    pub completions: Option<mpsc::Receiver<u64>>,
 }
 
 impl TaskCheckpointing {

@@ -12,13 +12,14 @@ use tokio::task::JoinSet;
 
 use super::chain::OperatorChain;
 use super::channel::{self, ChannelReceiver, ChannelSender, InputGate};
-use super::checkpoint::{SubtaskSnapshot, TRIGGER_QUEUE, TaskCheckpointing};
+use super::checkpoint::{COMPLETION_QUEUE, SubtaskSnapshot, TRIGGER_QUEUE, TaskCheckpointing};
 use super::error::{Result, RuntimeError};
 use super::executor::{ExecutionConfig, RunningJob, SubtaskHandle, TaskId};
 use super::message::MIN_WATERMARK;
 use super::metrics::SubtaskMetrics;
 use super::operator::{Operator, OperatorContext, SubtaskInfo};
 use super::partition::RecordWriter;
+use super::restore;
 use super::task::{StreamTask, TaskInput};
 use crate::exchange::{ChannelKey, ExchangeClient, ExchangeServer};
 use crate::graph::slot_sharing::SlotPlan;
@@ -58,6 +59,8 @@ pub struct Placement {
     /// Where tasks hand their checkpoint snapshots; none: no checkpoints (barriers
     /// pass through).
     pub snapshots: Option<mpsc::Sender<SubtaskSnapshot>>,
+    /// A completed checkpoint's directory to restore every local subtask from.
+    pub restore: Option<std::path::PathBuf>,
 }
 
 impl Placement {
@@ -79,6 +82,7 @@ impl Placement {
             slot_memory: memory.iter().cloned().enumerate().collect(),
             exchange: None,
             snapshots: None,
+            restore: None,
         }
     }
 
@@ -111,6 +115,7 @@ pub fn start(
 
     let mut subtasks = Vec::new();
     let mut triggers = Vec::new();
+    let mut completions = Vec::new();
     for vertex in &graph.vertices {
         for index in 0..vertex.parallelism {
             let Location::Local { slot } = placement.location(vertex.id, index)? else {
@@ -164,6 +169,15 @@ pub fn start(
                     ))),
                 }
             }
+            if let Some(dir) = &placement.restore {
+                let subtask = restore::RestoredSubtask {
+                    vertex: vertex.id,
+                    name: &vertex.name,
+                    index,
+                    parallelism: vertex.parallelism,
+                };
+                restore::restore(dir, &subtask, &mut input, &mut operators)?;
+            }
             let input = match input {
                 Some(source) => source,
                 None => {
@@ -204,7 +218,10 @@ pub fn start(
                     triggers.push(((vertex.id, index), tx));
                     rx
                 });
+                let (done_tx, done_rx) = mpsc::channel(COMPLETION_QUEUE);
+                completions.push(done_tx);
                 TaskCheckpointing {
+                    completions: Some(done_rx),
                     vertex: vertex.id as u32,
                     index,
                     key_groups: (info.key_group_range.start, info.key_group_range.end),
@@ -238,6 +255,7 @@ pub fn start(
     Ok(RunningJob {
         subtasks,
         triggers,
+        completions,
         slot_plan: None,
         slot_memory: Vec::new(),
         cancel,

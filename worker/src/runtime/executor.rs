@@ -68,6 +68,8 @@ pub struct RunningJob {
         (usize, u32),
         tokio::sync::mpsc::Sender<super::message::CheckpointBarrier>,
     )>,
+    /// Where to tell every task that a checkpoint completed.
+    pub completions: Vec<tokio::sync::mpsc::Sender<u64>>,
     /// The slot plan of an in-process deployment (none when the master placed the job).
     pub slot_plan: Option<SlotPlan>,
     pub slot_memory: Vec<Arc<MemoryBudget>>,

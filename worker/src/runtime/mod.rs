@@ -12,4 +12,5 @@ pub mod message;
 pub mod metrics;
 pub mod operator;
 pub mod partition;
+pub mod restore;
 pub mod task;

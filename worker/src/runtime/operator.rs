@@ -132,8 +132,22 @@ pub trait Operator: Send {
     /// Copies the operator's state for a checkpoint (Flink's `snapshotState`): `None`
     /// when it keeps none. An operator whose state cannot be snapshotted yet refuses
     /// with [`RuntimeError::CheckpointUnsupported`] and the checkpoint is declined.
-    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
         Ok(None)
+    }
+
+    /// Restores what [`Operator::snapshot_state`] returned (before the first element).
+    fn restore_state(&mut self, _state: &[u8]) -> Result<()> {
+        Err(RuntimeError::CheckpointUnsupported(format!(
+            "restoring the state of {}",
+            self.name()
+        )))
+    }
+
+    /// Checkpoint `checkpoint_id` completed (Flink's `notifyCheckpointComplete`):
+    /// two-phase-commit sinks make its data visible.
+    fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) -> Result<()> {
+        Ok(())
     }
 
     /// Every input ended (after the final watermark). Emit what is still pending —

@@ -91,11 +91,18 @@ impl StreamTask {
         let metrics = self.metrics();
         let mut last_tick = Instant::now();
         let mut triggers = self.checkpointing.as_mut().and_then(|c| c.triggers.take());
+        let mut completions = self
+            .checkpointing
+            .as_mut()
+            .and_then(|c| c.completions.take());
         loop {
             if self.cancelled() {
                 return Err(RuntimeError::Cancelled);
             }
             self.fire_processing_timers().await?;
+            while let Some(id) = completions.as_mut().and_then(|c| c.try_recv().ok()) {
+                self.chain.notify_checkpoint_complete(id)?;
+            }
             while let Some(barrier) = triggers.as_mut().and_then(|t| t.try_recv().ok()) {
                 let position = source_position(reader.as_ref());
                 self.checkpoint(barrier, Some(position), Duration::ZERO)
@@ -126,7 +133,10 @@ impl StreamTask {
                     tokio::select! {
                             _ = tokio::time::sleep(d.min(TIMER_POLL_INTERVAL)) => {}
                             _ = cancel.changed() => return Err(RuntimeError::Cancelled),
-                            Some(barrier) = next_trigger(&mut triggers) => {
+                        Some(id) = next_in(&mut completions) => {
+                            self.chain.notify_checkpoint_complete(id)?;
+                        }
+                            Some(barrier) = next_in(&mut triggers) => {
                                 let position = source_position(reader.as_ref());
                     self.checkpoint(barrier, Some(position), Duration::ZERO)
                         .await?;
@@ -152,6 +162,10 @@ impl StreamTask {
         let metrics = self.metrics();
         let mut valve = StatusWatermarkValve::new(gate.num_channels());
         let mut aligner = BarrierAligner::default();
+        let mut completions = self
+            .checkpointing
+            .as_mut()
+            .and_then(|c| c.completions.take());
         let mut cancel = self.cancel.clone();
         loop {
             let timer_wait = self.chain.next_processing_time_timer().map(|t| {
@@ -162,6 +176,10 @@ impl StreamTask {
             let next = tokio::select! {
                 biased;
                 _ = cancel.changed() => return Err(RuntimeError::Cancelled),
+                Some(id) = next_in(&mut completions) => {
+                    self.chain.notify_checkpoint_complete(id)?;
+                    continue;
+                }
                 next = gate.next() => next?,
                 _ = sleep_or_forever(timer_wait) => {
                     self.fire_processing_timers().await?;
@@ -235,7 +253,10 @@ impl StreamTask {
         alignment: Duration,
     ) -> Result<()> {
         let started = Instant::now();
-        let operators = self.chain.snapshot_state().map_err(|e| e.to_string());
+        let operators = self
+            .chain
+            .snapshot_state(barrier.checkpoint_id)
+            .map_err(|e| e.to_string());
         let state = match (position.transpose(), operators) {
             (Ok(position), Ok(operators)) => Ok(encode_snapshot(position, operators)),
             (Err(e), _) | (_, Err(e)) => Err(e),
@@ -330,12 +351,10 @@ fn source_position(reader: &dyn SourceReader) -> std::result::Result<Vec<u8>, St
     reader.snapshot_position().map_err(|e| e.to_string())
 }
 
-/// The next checkpoint trigger of a source task (pending forever without any).
-async fn next_trigger(
-    triggers: &mut Option<tokio::sync::mpsc::Receiver<CheckpointBarrier>>,
-) -> Option<CheckpointBarrier> {
-    match triggers {
-        Some(t) => t.recv().await,
+/// The next item of an optional queue (pending forever without one).
+async fn next_in<T>(queue: &mut Option<tokio::sync::mpsc::Receiver<T>>) -> Option<T> {
+    match queue {
+        Some(q) => q.recv().await,
         None => std::future::pending().await,
     }
 }

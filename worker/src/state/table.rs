@@ -181,6 +181,11 @@ impl<K: Hash + Eq + StateSize, V: StateSize> StateTable<K, V> {
             .flat_map(move |slot| self.groups[slot].iter())
     }
 
+    /// The key groups this table holds.
+    pub fn range(&self) -> KeyGroupRange {
+        self.range
+    }
+
     /// All entries with their key group.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &K, &V)> {
         self.groups.iter().enumerate().flat_map(move |(i, g)| {

@@ -109,6 +109,8 @@ pub struct Attempt {
     pub cancel: watch::Sender<bool>,
     /// Checkpoint barrier queues of the local source subtasks.
     pub triggers: Vec<((usize, u32), mpsc::Sender<CheckpointBarrier>)>,
+    /// Checkpoint-complete queues of the local subtasks (two-phase-commit sinks commit).
+    pub completions: Vec<mpsc::Sender<u64>>,
 }
 
 #[derive(Debug, thiserror::Error)]

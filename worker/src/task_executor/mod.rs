@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use eddy_api::rpc::task_executor_server::TaskExecutor;
 use eddy_api::rpc::{
-    CancelJobRequest, CancelJobResponse, DeployJobRequest, DeployJobResponse, SubtaskAssignment,
-    TriggerCheckpointRequest, TriggerCheckpointResponse,
+    CancelJobRequest, CancelJobResponse, DeployJobRequest, DeployJobResponse,
+    NotifyCheckpointRequest, NotifyCheckpointResponse, SubtaskAssignment, TriggerCheckpointRequest,
+    TriggerCheckpointResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -107,6 +108,26 @@ impl TaskExecutor for TaskExecutorService {
         tracing::debug!(job_id = %r.job_id, attempt = r.attempt, checkpoint_id = r.checkpoint_id, sources, "checkpoint triggered");
         Ok(Response::new(TriggerCheckpointResponse { sources }))
     }
+
+    async fn notify_checkpoint_complete(
+        &self,
+        request: Request<NotifyCheckpointRequest>,
+    ) -> Result<Response<NotifyCheckpointResponse>, Status> {
+        let r = request.into_inner();
+        let attempt = self.attempts.get(&r.job_id, r.attempt).ok_or_else(|| {
+            Status::not_found(format!("no attempt {} of job {} here", r.attempt, r.job_id))
+        })?;
+        let mut notified = 0;
+        for tx in &attempt.completions {
+            // A full queue means the subtask is far behind: a later completion covers
+            // this one (commits are cumulative), so dropping it loses nothing.
+            if tx.try_send(r.checkpoint_id).is_ok() {
+                notified += 1;
+            }
+        }
+        tracing::debug!(job_id = %r.job_id, attempt = r.attempt, checkpoint_id = r.checkpoint_id, notified, "checkpoint complete");
+        Ok(Response::new(NotifyCheckpointResponse {}))
+    }
 }
 
 impl TaskExecutorService {
@@ -166,6 +187,7 @@ impl TaskExecutorService {
             subtasks,
             cancel: job.canceller(),
             triggers: std::mem::take(&mut job.triggers),
+            completions: std::mem::take(&mut job.completions),
         });
         if let Err(e) = self.attempts.insert(entry.clone()) {
             job.cancel();
@@ -242,10 +264,13 @@ impl TaskExecutorService {
                     root.into(),
                 )
             });
+        let restore = (!request.restore_path.is_empty())
+            .then(|| std::path::PathBuf::from(&request.restore_path));
         Ok(Placement {
             locations,
             slot_memory,
             snapshots,
+            restore,
             exchange: Some(RemoteExchange {
                 job_id: request.job_id.clone(),
                 attempt: request.attempt,

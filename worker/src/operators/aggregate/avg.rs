@@ -18,6 +18,8 @@ use crate::runtime::error::Result;
 /// The running sum type of an average.
 pub trait AvgSum: Copy + Default + Send + std::fmt::Debug + 'static {
     const SUM_TYPE: DataType;
+    /// The Arrow type of the sums (snapshots store them as such).
+    type Arrow: arrow::datatypes::ArrowPrimitiveType<Native = Self>;
     fn values(a: &ArrayRef) -> &[Self];
     fn add(self, v: Self) -> Self;
     fn sub(self, v: Self) -> Self;
@@ -27,6 +29,7 @@ pub trait AvgSum: Copy + Default + Send + std::fmt::Debug + 'static {
 
 impl AvgSum for i64 {
     const SUM_TYPE: DataType = DataType::Int64;
+    type Arrow = Int64Type;
     fn values(a: &ArrayRef) -> &[i64] {
         a.as_primitive::<Int64Type>().values()
     }
@@ -47,6 +50,7 @@ impl AvgSum for i64 {
 
 impl AvgSum for f64 {
     const SUM_TYPE: DataType = DataType::Float64;
+    type Arrow = Float64Type;
     fn values(a: &ArrayRef) -> &[f64] {
         a.as_primitive::<Float64Type>().values()
     }
@@ -119,6 +123,12 @@ impl<S: AvgSum> GroupAccumulator for AvgAcc<S> {
     fn size_bytes(&self) -> usize {
         self.slots.size_bytes()
     }
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        Ok(self.slots.state::<S::Arrow>(slots))
+    }
+    fn load_state(&mut self, columns: &[ArrayRef], slots: &[u32]) -> Result<()> {
+        self.slots.load_state::<S::Arrow>(columns, slots)
+    }
 }
 
 /// AVG over DECIMAL(p, s): sum in DECIMAL(38, s), result DECIMAL(38, max(6, s)).
@@ -173,6 +183,12 @@ impl GroupAccumulator for DecimalAvgAcc {
     }
     fn size_bytes(&self) -> usize {
         self.slots.size_bytes()
+    }
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        Ok(self.slots.state(slots))
+    }
+    fn load_state(&mut self, columns: &[ArrayRef], slots: &[u32]) -> Result<()> {
+        self.slots.load_state(columns, slots)
     }
 }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, PrimitiveArray};
 use arrow::datatypes::*;
 
-use super::GroupAccumulator;
 use super::slots::{DecimalSums, SumCounts, input, update_and_retract_by_add};
+use super::{GroupAccumulator, state};
 use crate::runtime::error::Result;
 
 #[derive(Debug)]
@@ -77,6 +77,12 @@ impl GroupAccumulator for CountAcc {
     fn size_bytes(&self) -> usize {
         self.counts.capacity() * 8
     }
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        Ok(state::counts_state(&self.counts, slots))
+    }
+    fn load_state(&mut self, columns: &[ArrayRef], slots: &[u32]) -> Result<()> {
+        state::load_counts(&mut self.counts, columns, slots)
+    }
 }
 
 /// SUM over integers and floats, result in the input type.
@@ -141,6 +147,12 @@ impl<T: ArrowPrimitiveType + std::fmt::Debug> GroupAccumulator for SumAcc<T> {
     fn size_bytes(&self) -> usize {
         self.slots.size_bytes()
     }
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        Ok(self.slots.state::<T>(slots))
+    }
+    fn load_state(&mut self, columns: &[ArrayRef], slots: &[u32]) -> Result<()> {
+        self.slots.load_state::<T>(columns, slots)
+    }
 }
 
 /// The largest magnitude a DECIMAL(38, s) holds, unscaled.
@@ -185,6 +197,12 @@ impl GroupAccumulator for DecimalSumAcc {
     }
     fn size_bytes(&self) -> usize {
         self.slots.size_bytes()
+    }
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        Ok(self.slots.state(slots))
+    }
+    fn load_state(&mut self, columns: &[ArrayRef], slots: &[u32]) -> Result<()> {
+        self.slots.load_state(columns, slots)
     }
 }
 

@@ -12,6 +12,7 @@ use arrow::compute::cast;
 use arrow::datatypes::*;
 
 use super::slots::{input, valid_pairs};
+use super::state::{load_extremes, retractable_unsupported};
 use super::{GroupAccumulator, retract_unsupported};
 use crate::runtime::error::{Result, RuntimeError};
 
@@ -172,6 +173,18 @@ impl<T: ArrowPrimitiveType + std::fmt::Debug> GroupAccumulator for PrimMinMax<T>
                         * (std::mem::size_of::<T::Native>() + 8 + BTREE_ENTRY_OVERHEAD)
             })
     }
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        if self.multisets.is_some() {
+            return Err(retractable_unsupported());
+        }
+        Ok(vec![self.evaluate(slots)?])
+    }
+    fn load_state(&mut self, columns: &[ArrayRef], slots: &[u32]) -> Result<()> {
+        if self.multisets.is_some() {
+            return Err(retractable_unsupported());
+        }
+        load_extremes::<T>(&mut self.values, columns, slots)
+    }
 }
 
 /// MIN/MAX over strings (any string type is read as Utf8; the result is Utf8).
@@ -289,6 +302,28 @@ impl GroupAccumulator for StrMinMax {
             + self.multisets.as_ref().map_or(0, |m| {
                 m.capacity() * std::mem::size_of::<BTreeMap<String, u64>>()
             })
+    }
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        if self.multisets.is_some() {
+            return Err(retractable_unsupported());
+        }
+        Ok(vec![self.evaluate(slots)?])
+    }
+    fn load_state(&mut self, columns: &[ArrayRef], slots: &[u32]) -> Result<()> {
+        if self.multisets.is_some() {
+            return Err(retractable_unsupported());
+        }
+        let a = columns
+            .first()
+            .and_then(|c| c.as_string_opt::<i32>())
+            .filter(|c| c.len() == slots.len())
+            .ok_or_else(|| {
+                RuntimeError::Graph("aggregate state snapshot: MIN/MAX strings missing".into())
+            })?;
+        for (i, &s) in slots.iter().enumerate() {
+            self.set(s as usize, a.is_valid(i).then(|| a.value(i).to_string()));
+        }
+        Ok(())
     }
 }
 

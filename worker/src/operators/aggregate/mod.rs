@@ -15,6 +15,7 @@ mod avg;
 mod count_sum;
 mod min_max;
 mod slots;
+mod state;
 
 use std::sync::Arc;
 
@@ -113,6 +114,11 @@ pub trait GroupAccumulator: Send + std::fmt::Debug {
     fn evaluate(&self, slots: &[u32]) -> Result<ArrayRef>;
     /// Bytes held, heap included.
     fn size_bytes(&self) -> usize;
+    /// The state of `slots` as Arrow columns (the canonical snapshot form, see
+    /// [`state`]); `slots` may be empty, which still gives every column.
+    fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>>;
+    /// Loads columns `state` made into `slots` (allocated, empty).
+    fn load_state(&mut self, columns: &[ArrayRef], slots: &[u32]) -> Result<()>;
 }
 
 /// Creates the accumulator of `spec` for input rows of `input`. `retractable` asks for
@@ -297,6 +303,43 @@ impl AggregateSet {
     /// One column per aggregate with the results of `slots`, in order.
     pub fn evaluate(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
         self.accs.iter().map(|a| a.evaluate(slots)).collect()
+    }
+
+    /// The state of `slots`: every accumulator's columns, in order (see [`state`]).
+    pub fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
+        let mut columns = Vec::new();
+        for acc in &self.accs {
+            columns.extend(acc.state(slots)?);
+        }
+        Ok(columns)
+    }
+
+    /// Allocates a slot for each of the `rows` rows of `columns` (as [`Self::state`]
+    /// made them) and loads it; returns the slots, in row order.
+    pub fn load_state(&mut self, columns: &[ArrayRef], rows: usize) -> Result<Vec<u32>> {
+        let slots = (0..rows)
+            .map(|_| self.alloc())
+            .collect::<Result<Vec<u32>>>()?;
+        let mut at = 0;
+        for acc in &mut self.accs {
+            let end = at + acc.state(&[])?.len();
+            let Some(own) = columns.get(at..end) else {
+                return Err(RuntimeError::Graph(format!(
+                    "aggregate state snapshot: {} columns for aggregates needing more",
+                    columns.len()
+                )));
+            };
+            acc.load_state(own, &slots)?;
+            at = end;
+        }
+        if at != columns.len() {
+            return Err(RuntimeError::Graph(format!(
+                "aggregate state snapshot: {} columns, the aggregates take {at}",
+                columns.len()
+            )));
+        }
+        self.recharge()?;
+        Ok(slots)
     }
 
     fn recharge(&mut self) -> Result<()> {

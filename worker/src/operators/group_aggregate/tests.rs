@@ -181,3 +181,39 @@ fn updating_spec_requires_row_kinds_and_state_is_freed() {
     assert!(st.groups.is_empty());
     assert_eq!(st.aggs.live_slots(), 0);
 }
+
+/// A restored operator goes on from the snapshot: updates, not fresh inserts, for the
+/// keys it held; a retractable MIN declines (its multisets are not snapshotted yet).
+#[test]
+fn restores_its_groups_from_a_snapshot() {
+    let ctx = context(ManualClock::new(0));
+    let mut first = op(vec![0], false, true);
+    let mut out = Output::default();
+    first.open(&ctx).unwrap();
+    first
+        .process_batch(0, batch(&[("a", 5), ("b", 1), ("a", 2)]), &ctx, &mut out)
+        .unwrap();
+    let snapshot = first.snapshot_state(1).unwrap().expect("groups");
+    changelog(&mut out);
+
+    let mut restored = op(vec![0], false, true);
+    restored.restore_state(&snapshot).unwrap();
+    restored.open(&ctx).unwrap();
+    restored
+        .process_batch(0, batch(&[("a", 1), ("c", 3)]), &ctx, &mut out)
+        .unwrap();
+    assert_eq!(
+        changelog(&mut out),
+        vec!["-Ua|2|7|2", "+Ua|3|8|1", "+Ic|1|3|3"]
+    );
+
+    let mut updating = op(vec![0], true, true);
+    updating.open(&ctx).unwrap();
+    updating
+        .process_batch(0, changes(&[(RowKind::Insert, "a", 1)]), &ctx, &mut out)
+        .unwrap();
+    assert!(matches!(
+        updating.snapshot_state(2),
+        Err(RuntimeError::CheckpointUnsupported(_))
+    ));
+}

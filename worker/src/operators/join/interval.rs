@@ -134,7 +134,7 @@ impl Operator for IntervalJoinOperator {
         &self.sides.name
     }
 
-    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
         crate::runtime::operator::unsupported_state(&self.sides.name)
     }
 

@@ -133,6 +133,23 @@ pub trait WindowKind: Debug + Send {
         time: Timestamp,
         due: &mut Vec<DueWindow>,
     ) -> Result<()>;
+
+    /// The state in the canonical snapshot form (see
+    /// [`crate::operators::keyed_snapshot`]); kinds without one decline checkpoints.
+    fn snapshot(&self, _st: &WindowState<Self::Windows>, name: &str) -> Result<Vec<u8>> {
+        crate::runtime::operator::unsupported_state(name).map(|_| Vec::new())
+    }
+
+    /// Loads a snapshot into empty state (the rows of the subtask's key groups);
+    /// returns how many entries it restored.
+    fn restore(
+        &self,
+        _st: &mut WindowState<Self::Windows>,
+        _bytes: &[u8],
+        name: &str,
+    ) -> Result<usize> {
+        crate::runtime::operator::unsupported_state(name).map(|_| 0)
+    }
 }
 
 /// A window aggregate operator of kind `W`.
@@ -146,6 +163,9 @@ pub struct WindowOperator<W: WindowKind> {
     watermark: Timestamp,
     kind: W,
     state: Option<WindowState<W::Windows>>,
+    /// Snapshots to load when the state is created (at `open`): one, or every earlier
+    /// subtask's when the job was rescaled (each contributes its key groups of ours).
+    restore: Vec<Vec<u8>>,
 }
 
 impl<W: WindowKind> WindowOperator<W> {
@@ -170,6 +190,7 @@ impl<W: WindowKind> WindowOperator<W> {
             watermark: MIN_WATERMARK,
             kind,
             state: None,
+            restore: Vec::new(),
         })
     }
 
@@ -213,12 +234,27 @@ impl<W: WindowKind> Operator for WindowOperator<W> {
         &self.name
     }
 
-    fn snapshot_state(&mut self) -> Result<Option<Vec<u8>>> {
-        crate::runtime::operator::unsupported_state(&self.name)
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
+        match &self.state {
+            Some(st) => self.kind.snapshot(st, &self.name).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<()> {
+        self.restore.push(state.to_vec());
+        Ok(())
     }
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        self.state(ctx).map(|_| ())
+        self.state(ctx)?;
+        if let Some(st) = self.state.as_mut() {
+            for bytes in std::mem::take(&mut self.restore) {
+                let entries = self.kind.restore(st, &bytes, &self.name)?;
+                tracing::debug!(operator = %self.name, subtask = ctx.subtask.index, entries, "window state restored");
+            }
+        }
+        Ok(())
     }
 
     fn process_batch(

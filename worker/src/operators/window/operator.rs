@@ -12,6 +12,7 @@ use arrow::datatypes::SchemaRef;
 
 use super::base::{DueWindow, WindowKind, WindowOperator, WindowState};
 use super::{WindowAggregateSpec, WindowAssigner};
+use crate::operators::keyed_snapshot;
 use crate::operators::keys::EncodedKeys;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::message::Timestamp;
@@ -132,5 +133,25 @@ impl WindowKind for SlicingWindows {
             due.push((k.to_vec(), start, end, slot));
         }
         Ok(())
+    }
+
+    fn snapshot(&self, st: &WindowState<u32>, _name: &str) -> Result<Vec<u8>> {
+        keyed_snapshot::snapshot_slots(&st.keyed)
+    }
+
+    /// Each entry's key ends with its window's start and end: the firing index is
+    /// rebuilt from them.
+    fn restore(&self, st: &mut WindowState<u32>, bytes: &[u8], _name: &str) -> Result<usize> {
+        let WindowState { keyed, index } = st;
+        keyed_snapshot::restore_slots(keyed, bytes, |kg, key| {
+            if key.len() < 16 {
+                return Err(RuntimeError::Graph(
+                    "window state snapshot: a key without its window".into(),
+                ));
+            }
+            let mut end = [0u8; 8];
+            end.copy_from_slice(&key[key.len() - 8..]);
+            index.add(i64::from_be_bytes(end), kg, key)
+        })
     }
 }

@@ -399,3 +399,74 @@ fn matches_brute_force_on_bench_shaped_input() {
         assert_eq!(sorted(got), sorted(want), "{assigner:?} keyed={keyed}");
     }
 }
+
+/// A snapshot restores into any split of the key groups (rescaling): two subtasks
+/// with half the range each fire, together, exactly what the original would have.
+#[test]
+fn window_state_snapshot_restores_by_key_group_into_a_rescaled_job() {
+    let aggs = || {
+        let mut a = cnt_sum_max();
+        a.push(AggregateSpec::new(AggregateKind::Avg, Some(1), "avg_price"));
+        a.push(AggregateSpec::new(AggregateKind::Min, Some(1), "min_price"));
+        a
+    };
+    let make = || {
+        operator(
+            WindowAssigner::tumble(10_000).unwrap(),
+            EVENT,
+            vec![0],
+            aggs(),
+        )
+    };
+    let rows: Vec<(i64, i64, i64)> = (0..200).map(|i| (i % 17, i * 3, i * 97)).collect();
+    let ctx = context(ManualClock::new(0));
+
+    let mut reference = make();
+    let mut out = Output::default();
+    reference.open(&ctx).unwrap();
+    reference
+        .process_batch(0, bids(&rows), &ctx, &mut out)
+        .unwrap();
+    reference.finish(&ctx, &mut out).unwrap();
+    let expected = sorted(drain(&mut out).0);
+
+    let mut original = make();
+    original.open(&ctx).unwrap();
+    original
+        .process_batch(0, bids(&rows[..120]), &ctx, &mut out)
+        .unwrap();
+    let snapshot = original.snapshot_state(1).unwrap().expect("window state");
+    drop(original);
+    drain(&mut out);
+
+    let mut fired = Vec::new();
+    for (start, end) in [(0, 63), (64, 127)] {
+        let mut ctx = context(ManualClock::new(0));
+        ctx.subtask.key_group_range = crate::key_groups::KeyGroupRange { start, end };
+        let mut op = make();
+        op.restore_state(&snapshot).unwrap();
+        op.open(&ctx).unwrap();
+        let encoded = crate::operators::keys::KeyEncoder::new(&bids(&[]).schema(), &[0])
+            .unwrap()
+            .encode(&bids(&rows[120..]), 128)
+            .unwrap();
+        let own: Vec<(i64, i64, i64)> = rows[120..]
+            .iter()
+            .zip(&encoded.key_groups)
+            .filter(|(_, kg)| (start..=end).contains(*kg))
+            .map(|(r, _)| *r)
+            .collect();
+        op.process_batch(0, bids(&own), &ctx, &mut out).unwrap();
+        op.finish(&ctx, &mut out).unwrap();
+        fired.extend(drain(&mut out).0);
+    }
+    assert_eq!(sorted(fired), expected);
+    let garbage = make().restore_state(b"not a snapshot");
+    assert!(garbage.is_ok(), "kept until open");
+    let mut op = make();
+    op.restore_state(b"not a snapshot").unwrap();
+    assert!(
+        op.open(&ctx).is_err(),
+        "a corrupt snapshot is an error, not a panic"
+    );
+}

@@ -1,0 +1,159 @@
+//! The canonical snapshot of keyed aggregate state whose entries are one accumulator
+//! slot each (a window aggregate's `(key, window) → slot`, a GROUP BY's `key → (slot,
+//! row count)`): an Arrow IPC stream of rows `(key_group UInt32, key Binary,
+//! [row_count Int64,] state_0, state_1, …)` — the accumulators' state columns — in batches of at most [`SNAPSHOT_BATCH_ROWS`]. It names no backend, so
+//! either backend restores it, and it holds key groups explicitly, so a restore takes
+//! only the rows of its own key-group range (rescaling) and the state browser can read
+//! it.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Int64Array, RecordBatch, UInt32Array};
+use arrow::compute::take;
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, UInt32Type};
+use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::StreamWriter;
+
+use super::aggregate::AggregateSet;
+use super::keyed_input::KeyedAggregates;
+use crate::key_groups::KeyGroupRange;
+use crate::runtime::error::{Result, RuntimeError};
+
+/// Rows per record batch of a snapshot (explicit limit on what one batch holds).
+pub const SNAPSHOT_BATCH_ROWS: usize = 8192;
+
+fn invalid(what: &str) -> RuntimeError {
+    RuntimeError::Graph(format!("keyed state snapshot: {what}"))
+}
+
+/// One entry of a snapshot: key group, key bytes, accumulator slot, and — for states
+/// that count their rows (non-windowed GROUP BY) — the row count.
+pub type Entry<'a> = (u32, &'a [u8], u32, Option<i64>);
+
+/// Writes `entries` with the state of their accumulator slots in `aggs`; `counted`
+/// adds the `row_count` column.
+pub fn write_entries<'a>(
+    aggs: &AggregateSet,
+    entries: impl Iterator<Item = Entry<'a>>,
+    counted: bool,
+) -> Result<Vec<u8>> {
+    let template = aggs.state(&[])?;
+    let mut fields = vec![
+        Field::new("key_group", DataType::UInt32, false),
+        Field::new("key", DataType::Binary, false),
+    ];
+    if counted {
+        fields.push(Field::new("row_count", DataType::Int64, false));
+    }
+    for (i, c) in template.iter().enumerate() {
+        fields.push(Field::new(
+            format!("state_{i}"),
+            c.data_type().clone(),
+            true,
+        ));
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let mut writer = StreamWriter::try_new(Vec::new(), &schema)?;
+    let mut entries = entries.peekable();
+    while entries.peek().is_some() {
+        let chunk: Vec<Entry<'a>> = entries.by_ref().take(SNAPSHOT_BATCH_ROWS).collect();
+        let slots: Vec<u32> = chunk.iter().map(|e| e.2).collect();
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(chunk.iter().map(|e| e.0).collect::<UInt32Array>()),
+            Arc::new(BinaryArray::from_vec(chunk.iter().map(|e| e.1).collect())),
+        ];
+        if counted {
+            columns.push(Arc::new(
+                chunk
+                    .iter()
+                    .map(|e| e.3.unwrap_or(0))
+                    .collect::<Int64Array>(),
+            ));
+        }
+        columns.extend(aggs.state(&slots)?);
+        writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
+    }
+    writer.finish()?;
+    Ok(writer.into_inner()?)
+}
+
+/// Loads the entries of a snapshot whose key group is in `range` into fresh slots of
+/// `aggs`, calling `on_entry` with each (the operator puts it into its table); returns
+/// how many it loaded.
+pub fn read_entries(
+    aggs: &mut AggregateSet,
+    range: KeyGroupRange,
+    bytes: &[u8],
+    counted: bool,
+    mut on_entry: impl FnMut(Entry<'_>) -> Result<()>,
+) -> Result<usize> {
+    let reader = StreamReader::try_new(Cursor::new(bytes), None)?;
+    let key_columns = if counted { 3 } else { 2 };
+    let mut restored = 0;
+    for batch in reader {
+        let batch = batch?;
+        if batch.num_columns() < key_columns {
+            return Err(invalid("key columns missing"));
+        }
+        let groups = batch
+            .column(0)
+            .as_primitive_opt::<UInt32Type>()
+            .ok_or_else(|| invalid("key_group is not UInt32"))?;
+        let keys = batch
+            .column(1)
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| invalid("key is not Binary"))?;
+        let counts = match counted {
+            true => Some(
+                batch
+                    .column(2)
+                    .as_primitive_opt::<Int64Type>()
+                    .ok_or_else(|| invalid("row_count is not Int64"))?,
+            ),
+            false => None,
+        };
+        let mine: UInt32Array = (0..batch.num_rows() as u32)
+            .filter(|&row| range.contains(groups.value(row as usize)))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let columns = batch.columns()[key_columns..]
+            .iter()
+            .map(|c| take(c.as_ref(), &mine, None))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let slots = aggs.load_state(&columns, mine.len())?;
+        for (&row, slot) in mine.values().iter().zip(slots) {
+            let row = row as usize;
+            let count = counts.map(|c| c.value(row));
+            on_entry((groups.value(row), keys.value(row), slot, count))?;
+            restored += 1;
+        }
+    }
+    Ok(restored)
+}
+
+/// A keyed aggregate state whose values are one slot each (window aggregates).
+pub fn snapshot_slots(state: &KeyedAggregates<u32>) -> Result<Vec<u8>> {
+    let entries = state
+        .table
+        .iter()
+        .map(|(kg, key, slot)| (kg, key.as_slice(), *slot, None));
+    write_entries(&state.aggs, entries, false)
+}
+
+/// Restores [`snapshot_slots`]'s entries of `state`'s key groups, calling
+/// `on_entry(key_group, key)` after each is in the table.
+pub fn restore_slots(
+    state: &mut KeyedAggregates<u32>,
+    bytes: &[u8],
+    mut on_entry: impl FnMut(u32, &[u8]) -> Result<()>,
+) -> Result<usize> {
+    let KeyedAggregates { aggs, table } = state;
+    let range = table.range();
+    read_entries(aggs, range, bytes, false, |(kg, key, slot, _)| {
+        table.insert(kg, key.to_vec(), slot)?;
+        on_entry(kg, key)
+    })
+}
