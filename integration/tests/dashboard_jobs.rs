@@ -63,7 +63,12 @@ async fn texts(browser: &Browser, css: &str) -> anyhow::Result<Vec<String>> {
 /// Clicks the first element matching `css`, retrying while live updates replace it.
 async fn click(browser: &Browser, css: &str) -> anyhow::Result<()> {
     wait_for(&format!("click {css}"), WAIT, || async {
-        browser.client.find(Locator::Css(css)).await?.click().await?;
+        browser
+            .client
+            .find(Locator::Css(css))
+            .await?
+            .click()
+            .await?;
         Ok(Some(()))
     })
     .await
@@ -135,17 +140,30 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
     click(browser, &format!("button[data-template='{TEMPLATE}']")).await?;
     wait_attr(browser, "[data-testid='sql-status']", "data-state", "valid").await?;
     let preview = wait_for("a preview of two vertices", WAIT, || async {
-        let vertices = attrs(browser, "[data-testid='graph-preview'] [data-testid='vertex']", "data-parallelism").await?;
+        let vertices = attrs(
+            browser,
+            "[data-testid='graph-preview'] [data-testid='vertex']",
+            "data-parallelism",
+        )
+        .await?;
         Ok((vertices.len() == 2).then_some(vertices))
     })
     .await?;
     assert_eq!(preview, ["2", "3"], "source and sink parallelism");
-    let labels = texts(browser, "[data-testid='graph-preview'] [data-testid='edge-label']").await?;
+    let labels = texts(
+        browser,
+        "[data-testid='graph-preview'] [data-testid='edge-label']",
+    )
+    .await?;
     assert_eq!(labels, ["REBALANCE"]);
     let lines = texts(browser, ".sql-gutter .ln").await?;
     assert!(lines.len() >= 20, "line numbers: {lines:?}");
     assert!(
-        !browser.client.find_all(Locator::Css(".sql-highlight .tok-kw")).await?.is_empty(),
+        !browser
+            .client
+            .find_all(Locator::Css(".sql-highlight .tok-kw"))
+            .await?
+            .is_empty(),
         "keywords are highlighted"
     );
     browser.screenshot_full_page("new-job").await?;
@@ -172,7 +190,13 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
             .map(str::to_string))
     })
     .await?;
-    wait_attr(browser, "[data-testid='job-status']", "data-status", "RUNNING").await?;
+    wait_attr(
+        browser,
+        "[data-testid='job-status']",
+        "data-status",
+        "RUNNING",
+    )
+    .await?;
     let name = texts(browser, "h1[data-testid='job-name']").await?;
     assert_eq!(name, ["dashboard-e2e"]);
 
@@ -180,12 +204,21 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
     let job = s.get(&format!("/api/v1/jobs/{id}")).await?;
     let api_vertices = job["vertices"].as_array().map(Vec::len).unwrap_or(0);
     let drawn = wait_for("the job graph", WAIT, || async {
-        let ids = attrs(browser, "[data-testid='job-graph'] [data-testid='vertex']", "data-vertex-id").await?;
+        let ids = attrs(
+            browser,
+            "[data-testid='job-graph'] [data-testid='vertex']",
+            "data-vertex-id",
+        )
+        .await?;
         Ok((!ids.is_empty()).then_some(ids))
     })
     .await?;
     assert_eq!(drawn.len(), api_vertices, "{job:#}");
-    let labels = texts(browser, "[data-testid='job-graph'] [data-testid='edge-label']").await?;
+    let labels = texts(
+        browser,
+        "[data-testid='job-graph'] [data-testid='edge-label']",
+    )
+    .await?;
     assert_eq!(labels, ["REBALANCE"]);
     wait_for("5 running subtasks", WAIT, || async {
         let states = attrs(browser, "[data-testid='subtask-row']", "data-status").await?;
@@ -199,7 +232,11 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
     click(browser, sink).await?;
     wait_for("only the 3 sink subtasks shown", WAIT, || async {
         let mut shown = 0;
-        for row in browser.client.find_all(Locator::Css("[data-testid='subtask-row']")).await? {
+        for row in browser
+            .client
+            .find_all(Locator::Css("[data-testid='subtask-row']"))
+            .await?
+        {
             if row.is_displayed().await? {
                 shown += 1;
             }
@@ -214,7 +251,9 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
     let checkpoint = wait_for("a completed checkpoint row", WAIT, || async {
         let rows = browser
             .client
-            .find_all(Locator::Css("[data-testid='checkpoint-row'][data-status='COMPLETED']"))
+            .find_all(Locator::Css(
+                "[data-testid='checkpoint-row'][data-status='COMPLETED']",
+            ))
             .await?;
         match rows.first() {
             Some(row) => Ok(row.attr("data-checkpoint-id").await?),
@@ -225,7 +264,9 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
     wait_for("the duration chart's bars", WAIT, || async {
         let bars = browser
             .client
-            .find_all(Locator::Css("[data-testid='chart-duration'] [data-testid='chart-bar']"))
+            .find_all(Locator::Css(
+                "[data-testid='chart-duration'] [data-testid='chart-bar']",
+            ))
             .await?;
         Ok((!bars.is_empty()).then_some(()))
     })
@@ -238,7 +279,10 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
         .goto(&format!("{}/jobs/{id}/checkpoints/{checkpoint}", s.url))
         .await?;
     wait_for("5 timeline rows", WAIT, || async {
-        let rows = browser.client.find_all(Locator::Css("[data-testid='timeline-row']")).await?;
+        let rows = browser
+            .client
+            .find_all(Locator::Css("[data-testid='timeline-row']"))
+            .await?;
         Ok((rows.len() == 5).then_some(()))
     })
     .await?;
@@ -256,18 +300,32 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
     .await?;
     // Hovering an allocated slot tells its job (by name), the subtasks and memory.
     let title = wait_for("a slot tooltip naming the job", WAIT, || async {
-        let titles = attrs(browser, "[data-testid='slot'][data-state='allocated']", "title").await?;
+        let titles = attrs(
+            browser,
+            "[data-testid='slot'][data-state='allocated']",
+            "title",
+        )
+        .await?;
         Ok(titles.into_iter().find(|t| t.contains("dashboard-e2e")))
     })
     .await?;
-    assert!(title.contains("Managed memory") && title.contains("Subtasks sharing"), "{title}");
+    assert!(
+        title.contains("Managed memory") && title.contains("Subtasks sharing"),
+        "{title}"
+    );
     browser.screenshot_full_page("slots").await?;
 
     // Narrow windows.
     browser.client.set_window_size(420, 900).await?;
     browser.screenshot_full_page("slots-narrow").await?;
     click(browser, "[data-testid='slot-job']").await?;
-    wait_attr(browser, "[data-testid='job-status']", "data-status", "RUNNING").await?;
+    wait_attr(
+        browser,
+        "[data-testid='job-status']",
+        "data-status",
+        "RUNNING",
+    )
+    .await?;
     browser.screenshot_full_page("job-narrow").await?;
     browser.client.set_window_size(1280, 900).await?;
 
@@ -281,7 +339,13 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
         .await?;
     browser.screenshot("job-cancel-confirm").await?;
     click(browser, "[data-testid='confirm']").await?;
-    wait_attr(browser, "[data-testid='job-status']", "data-status", "CANCELED").await?;
+    wait_attr(
+        browser,
+        "[data-testid='job-status']",
+        "data-status",
+        "CANCELED",
+    )
+    .await?;
     click(browser, "nav a[href='/slots']").await?;
     wait_for("every slot free again", WAIT, || async {
         let states = attrs(browser, "[data-testid='slot']", "data-state").await?;
@@ -290,7 +354,13 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
     .await?;
 
     click(browser, "nav a[href='/jobs']").await?;
-    wait_attr(browser, "[data-testid='job-row']", "data-status", "CANCELED").await?;
+    wait_attr(
+        browser,
+        "[data-testid='job-row']",
+        "data-status",
+        "CANCELED",
+    )
+    .await?;
     let rows = attrs(browser, "[data-testid='job-row']", "data-job-id").await?;
     if rows != [id.clone()] {
         bail!("jobs list: {rows:?}, want [{id}]");
@@ -320,7 +390,10 @@ async fn sql_error_at_its_line(browser: &Browser, s: &Standalone) -> anyhow::Res
     // Typing validates on the way; wait for the error of the whole script.
     let last = std::sync::Mutex::new(String::new());
     let waited = wait_for("the SQL error at line 4", WAIT, || async {
-        let errors = browser.client.find_all(Locator::Css("[data-testid='sql-error']")).await?;
+        let errors = browser
+            .client
+            .find_all(Locator::Css("[data-testid='sql-error']"))
+            .await?;
         let mut seen = Vec::new();
         for error in &errors {
             seen.push((error.attr("data-line").await?, error.text().await?));
@@ -358,12 +431,17 @@ async fn sql_error_at_its_line(browser: &Browser, s: &Standalone) -> anyhow::Res
     editor.clear().await?;
     editor.send_keys(GOOD_SQL).await?;
     wait_attr(browser, "[data-testid='sql-status']", "data-state", "valid").await?;
-    let errors = browser.client.find_all(Locator::Css("[data-testid='sql-error']")).await?;
+    let errors = browser
+        .client
+        .find_all(Locator::Css("[data-testid='sql-error']"))
+        .await?;
     assert!(errors.is_empty(), "no error left");
     wait_for("the preview", WAIT, || async {
         let vertices = browser
             .client
-            .find_all(Locator::Css("[data-testid='graph-preview'] [data-testid='vertex']"))
+            .find_all(Locator::Css(
+                "[data-testid='graph-preview'] [data-testid='vertex']",
+            ))
             .await?;
         Ok((!vertices.is_empty()).then_some(()))
     })

@@ -343,7 +343,12 @@ mod tests {
 
     #[test]
     fn every_event_of_the_api_is_listened_for() {
-        for name in ["job_status_changed", "job_metrics", "checkpoint", "slots_changed"] {
+        for name in [
+            "job_status_changed",
+            "job_metrics",
+            "checkpoint",
+            "slots_changed",
+        ] {
             assert!(EVENT_NAMES.contains(&name), "{name}");
         }
     }

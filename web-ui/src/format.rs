@@ -217,7 +217,10 @@ mod tests {
     fn watermarks() {
         assert_eq!(watermark(None), "none");
         assert_eq!(watermark(Some(i64::MIN)), "none");
-        assert_eq!(watermark(Some(1_764_055_213_250)), "2025-11-25 07:20:13.250");
+        assert_eq!(
+            watermark(Some(1_764_055_213_250)),
+            "2025-11-25 07:20:13.250"
+        );
     }
 
     #[test]

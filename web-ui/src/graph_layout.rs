@@ -101,8 +101,9 @@ pub fn layout(ids: &[u32], edges: &[(u32, u32)]) -> GraphLayout {
             .fold(f64::INFINITY, f64::min);
         for (i, (across, along)) in &positions {
             let Some(id) = ids.get(*i) else { continue };
-            let x = MARGIN + (along - min_along) / (NODE_WIDTH + LAYER_GAP + VERTEX_GAP)
-                * (NODE_WIDTH + LAYER_GAP);
+            let x = MARGIN
+                + (along - min_along) / (NODE_WIDTH + LAYER_GAP + VERTEX_GAP)
+                    * (NODE_WIDTH + LAYER_GAP);
             let y = top + (across - min_across);
             width = width.max(x + NODE_WIDTH);
             nodes.push(PlacedNode { id: *id, x, y });
@@ -191,7 +192,10 @@ mod tests {
     }
 
     fn overlap(a: &PlacedNode, b: &PlacedNode) -> bool {
-        a.x < b.x + NODE_WIDTH && b.x < a.x + NODE_WIDTH && a.y < b.y + NODE_HEIGHT && b.y < a.y + NODE_HEIGHT
+        a.x < b.x + NODE_WIDTH
+            && b.x < a.x + NODE_WIDTH
+            && a.y < b.y + NODE_HEIGHT
+            && b.y < a.y + NODE_HEIGHT
     }
 
     fn no_overlaps(l: &GraphLayout) {
@@ -199,7 +203,13 @@ mod tests {
             for b in &l.nodes[i + 1..] {
                 assert!(!overlap(a, b), "{a:?} overlaps {b:?}");
             }
-            assert!(a.x >= 0.0 && a.y >= 0.0 && a.x + NODE_WIDTH <= l.width && a.y + NODE_HEIGHT <= l.height, "{a:?} outside {l:?}");
+            assert!(
+                a.x >= 0.0
+                    && a.y >= 0.0
+                    && a.x + NODE_WIDTH <= l.width
+                    && a.y + NODE_HEIGHT <= l.height,
+                "{a:?} outside {l:?}"
+            );
         }
     }
 
@@ -214,7 +224,10 @@ mod tests {
     #[test]
     fn chain_goes_left_to_right() {
         let l = layout(&[1, 2, 3], &[(1, 2), (2, 3)]);
-        assert!(node(&l, 1).x < node(&l, 2).x && node(&l, 2).x < node(&l, 3).x, "{l:?}");
+        assert!(
+            node(&l, 1).x < node(&l, 2).x && node(&l, 2).x < node(&l, 3).x,
+            "{l:?}"
+        );
         assert_eq!(node(&l, 1).y, node(&l, 3).y);
         assert_eq!(l.edges.len(), 2);
         no_overlaps(&l);
@@ -235,7 +248,11 @@ mod tests {
     fn disconnected_parts_are_stacked_and_bad_edges_dropped() {
         let l = layout(&[0, 1, 2, 3], &[(0, 1), (2, 3), (3, 3), (0, 1), (5, 0)]);
         assert_eq!(l.nodes.len(), 4);
-        assert_eq!(l.edges.len(), 4, "the self-loop and the duplicate are drawn");
+        assert_eq!(
+            l.edges.len(),
+            4,
+            "the self-loop and the duplicate are drawn"
+        );
         no_overlaps(&l);
     }
 

@@ -39,21 +39,111 @@ impl TokenKind {
 
 /// Reserved words and clauses of Flink SQL highlighted as keywords (upper case).
 const KEYWORDS: &[&str] = &[
-    "ADD", "ALL", "AND", "AS", "ASC", "BETWEEN", "BY", "CASE", "CAST", "CREATE", "CROSS",
-    "CURRENT", "DAY", "DESC", "DESCRIPTOR", "DISTINCT", "DROP", "ELSE", "END", "ENFORCED",
-    "EXISTS", "FALSE", "FOLLOWING", "FOR", "FROM", "FULL", "FUNCTION", "GROUP", "HAVING", "HOUR",
-    "IF", "IN", "INNER", "INSERT", "INTERVAL", "INTO", "IS", "JOIN", "KEY", "LATERAL", "LEFT",
-    "LIKE", "LIMIT", "MINUTE", "MONTH", "NOT", "NULL", "ON", "OR", "ORDER", "OUTER", "OVER",
-    "PARTITION", "PRECEDING", "PRIMARY", "RANGE", "RIGHT", "ROW", "ROWS", "SECOND", "SELECT",
-    "SET", "TABLE", "TEMPORARY", "THEN", "TO", "TRUE", "UNBOUNDED", "UNION", "VALUES", "VIEW",
-    "WATERMARK", "WHEN", "WHERE", "WINDOW", "WITH", "YEAR",
+    "ADD",
+    "ALL",
+    "AND",
+    "AS",
+    "ASC",
+    "BETWEEN",
+    "BY",
+    "CASE",
+    "CAST",
+    "CREATE",
+    "CROSS",
+    "CURRENT",
+    "DAY",
+    "DESC",
+    "DESCRIPTOR",
+    "DISTINCT",
+    "DROP",
+    "ELSE",
+    "END",
+    "ENFORCED",
+    "EXISTS",
+    "FALSE",
+    "FOLLOWING",
+    "FOR",
+    "FROM",
+    "FULL",
+    "FUNCTION",
+    "GROUP",
+    "HAVING",
+    "HOUR",
+    "IF",
+    "IN",
+    "INNER",
+    "INSERT",
+    "INTERVAL",
+    "INTO",
+    "IS",
+    "JOIN",
+    "KEY",
+    "LATERAL",
+    "LEFT",
+    "LIKE",
+    "LIMIT",
+    "MINUTE",
+    "MONTH",
+    "NOT",
+    "NULL",
+    "ON",
+    "OR",
+    "ORDER",
+    "OUTER",
+    "OVER",
+    "PARTITION",
+    "PRECEDING",
+    "PRIMARY",
+    "RANGE",
+    "RIGHT",
+    "ROW",
+    "ROWS",
+    "SECOND",
+    "SELECT",
+    "SET",
+    "TABLE",
+    "TEMPORARY",
+    "THEN",
+    "TO",
+    "TRUE",
+    "UNBOUNDED",
+    "UNION",
+    "VALUES",
+    "VIEW",
+    "WATERMARK",
+    "WHEN",
+    "WHERE",
+    "WINDOW",
+    "WITH",
+    "YEAR",
 ];
 
 /// Type names highlighted as types (upper case).
 const TYPES: &[&str] = &[
-    "ARRAY", "BIGINT", "BINARY", "BOOLEAN", "BYTES", "CHAR", "DATE", "DECIMAL", "DOUBLE",
-    "FLOAT", "INT", "INTEGER", "MAP", "MULTISET", "NUMERIC", "REAL", "SMALLINT", "STRING",
-    "TIME", "TIMESTAMP", "TIMESTAMP_LTZ", "TINYINT", "VARBINARY", "VARCHAR",
+    "ARRAY",
+    "BIGINT",
+    "BINARY",
+    "BOOLEAN",
+    "BYTES",
+    "CHAR",
+    "DATE",
+    "DECIMAL",
+    "DOUBLE",
+    "FLOAT",
+    "INT",
+    "INTEGER",
+    "MAP",
+    "MULTISET",
+    "NUMERIC",
+    "REAL",
+    "SMALLINT",
+    "STRING",
+    "TIME",
+    "TIMESTAMP",
+    "TIMESTAMP_LTZ",
+    "TINYINT",
+    "VARBINARY",
+    "VARCHAR",
 ];
 
 /// Splits `sql` into tokens that cover it exactly, in order.
@@ -66,8 +156,8 @@ pub fn tokenize(sql: &str) -> Vec<(TokenKind, &str)> {
         let first = rest.chars().next().unwrap_or(' ');
         let (kind, len) = if rest.starts_with("--") {
             (TokenKind::Comment, rest.find('\n').unwrap_or(rest.len()))
-        } else if rest.starts_with("/*") {
-            let len = rest[2..].find("*/").map(|i| i + 4).unwrap_or(rest.len());
+        } else if let Some(body) = rest.strip_prefix("/*") {
+            let len = body.find("*/").map(|i| i + 4).unwrap_or(rest.len());
             (TokenKind::Comment, len)
         } else if first == '\'' {
             (TokenKind::String, quoted_len(rest, b'\''))
@@ -160,7 +250,10 @@ pub fn line_count(sql: &str) -> usize {
 
 /// Width in characters of the longest line.
 pub fn longest_line(sql: &str) -> usize {
-    sql.split('\n').map(|l| l.chars().count()).max().unwrap_or(0)
+    sql.split('\n')
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
 }
 
 /// The highlighted HTML of `sql`. The token under `mark`'s column gets the `tok-err`
@@ -234,13 +327,27 @@ mod tests {
         let tokens = tokenize(sql);
         let joined: String = tokens.iter().map(|(_, t)| *t).collect();
         assert_eq!(joined, sql);
-        let kinds = |k| tokens.iter().filter(move |(kind, _)| *kind == k).map(|(_, t)| *t);
-        assert_eq!(kinds(TokenKind::Keyword).collect::<Vec<_>>(), ["CREATE", "TABLE", "WITH", "SELECT", "FROM"]);
+        let kinds = |k| {
+            tokens
+                .iter()
+                .filter(move |(kind, _)| *kind == k)
+                .map(|(_, t)| *t)
+        };
+        assert_eq!(
+            kinds(TokenKind::Keyword).collect::<Vec<_>>(),
+            ["CREATE", "TABLE", "WITH", "SELECT", "FROM"]
+        );
         assert_eq!(kinds(TokenKind::Type).collect::<Vec<_>>(), ["BIGINT"]);
-        assert_eq!(kinds(TokenKind::String).collect::<Vec<_>>(), ["'connector'", "'datagen'"]);
+        assert_eq!(
+            kinds(TokenKind::String).collect::<Vec<_>>(),
+            ["'connector'", "'datagen'"]
+        );
         assert_eq!(kinds(TokenKind::Function).collect::<Vec<_>>(), ["COUNT"]);
         assert_eq!(kinds(TokenKind::Comment).collect::<Vec<_>>(), ["-- hi"]);
-        assert_eq!(kinds(TokenKind::QuotedIdentifier).collect::<Vec<_>>(), ["`t`"]);
+        assert_eq!(
+            kinds(TokenKind::QuotedIdentifier).collect::<Vec<_>>(),
+            ["`t`"]
+        );
     }
 
     #[test]

@@ -87,7 +87,11 @@ pub fn load_colours(metrics: Option<&TaskMetrics>) -> (String, String) {
 }
 
 fn clamp_ratio(r: f64) -> f64 {
-    if r.is_finite() { r.clamp(0.0, 1.0) } else { 0.0 }
+    if r.is_finite() {
+        r.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
 }
 
 /// The graph. `testid` names the `<svg>` (`job-graph` on the job page). With `select`,
@@ -170,7 +174,12 @@ pub fn JobGraph(
 
 /// One vertex box.
 #[component]
-fn VertexBox(vertex: GraphVertex, x: f64, y: f64, select: Option<RwSignal<Option<u32>>>) -> impl IntoView {
+fn VertexBox(
+    vertex: GraphVertex,
+    x: f64,
+    y: f64,
+    select: Option<RwSignal<Option<u32>>>,
+) -> impl IntoView {
     let id = vertex.id;
     let class = move || match select {
         Some(selected) if selected.get() == Some(id) => "vertex selectable selected",

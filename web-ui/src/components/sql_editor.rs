@@ -13,7 +13,10 @@ const MIN_LINES: usize = 12;
 
 /// The editor bound to `sql`; `mark` is the error to draw, if any.
 #[component]
-pub fn SqlEditor(sql: RwSignal<String>, #[prop(into)] mark: Signal<Option<SqlMark>>) -> impl IntoView {
+pub fn SqlEditor(
+    sql: RwSignal<String>,
+    #[prop(into)] mark: Signal<Option<SqlMark>>,
+) -> impl IntoView {
     let highlighted = move || sql.with(|text| mark.with(|m| highlight_html(text, m.as_ref())));
     let gutter = move || {
         let lines = sql.with(|text| line_count(text)).max(MIN_LINES);

@@ -175,17 +175,23 @@ fn Fact(label: &'static str, #[prop(into)] value: String) -> impl IntoView {
 
 #[component]
 fn PhaseLegend() -> impl IntoView {
-    let items = [Phase::StartDelay, Phase::Alignment, Phase::Sync, Phase::Async, Phase::Acknowledge]
-        .into_iter()
-        .map(|p| {
-            view! {
-                <span class="legend-item">
-                    <span class=format!("swatch {}", p.class())></span>
-                    {p.name()}
-                </span>
-            }
-        })
-        .collect_view();
+    let items = [
+        Phase::StartDelay,
+        Phase::Alignment,
+        Phase::Sync,
+        Phase::Async,
+        Phase::Acknowledge,
+    ]
+    .into_iter()
+    .map(|p| {
+        view! {
+            <span class="legend-item">
+                <span class=format!("swatch {}", p.class())></span>
+                {p.name()}
+            </span>
+        }
+    })
+    .collect_view();
     view! {
         <p class="legend">
             {items}

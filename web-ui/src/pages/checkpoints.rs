@@ -57,7 +57,10 @@ fn duration_axis(value: f64) -> String {
 
 /// The checkpoint's detail page.
 pub fn checkpoint_href(job_id: &str, checkpoint_id: u64) -> String {
-    format!("/jobs/{}/checkpoints/{checkpoint_id}", encode_segment(job_id))
+    format!(
+        "/jobs/{}/checkpoints/{checkpoint_id}",
+        encode_segment(job_id)
+    )
 }
 
 #[component]
@@ -81,7 +84,9 @@ fn Checkpoints(id: String, stats: CheckpointsResponse) -> impl IntoView {
                 c.id,
                 c.status,
                 utc_timestamp(c.trigger_time),
-                c.duration_ms.map(human_duration).unwrap_or_else(|| "–".into())
+                c.duration_ms
+                    .map(human_duration)
+                    .unwrap_or_else(|| "–".into())
             ),
         })
         .collect();
@@ -141,7 +146,10 @@ fn Latest(what: &'static str, job_id: String, checkpoint: Option<CheckpointInfo>
     let body = match checkpoint {
         None => view! { <p class="empty">"None."</p> }.into_any(),
         Some(c) => {
-            let failure = c.failure.clone().map(|f| view! { <p class="failure">{f}</p> });
+            let failure = c
+                .failure
+                .clone()
+                .map(|f| view! { <p class="failure">{f}</p> });
             view! {
                 <p>
                     <a href=checkpoint_href(&job_id, c.id)>{format!("#{}", c.id)}</a>

@@ -11,7 +11,9 @@ use leptos_router::hooks::use_params_map;
 use crate::api::{self, encode_segment};
 use crate::components::{ErrorBox, GraphVertex, JobGraph, JobStatusBadge, Loading};
 use crate::events::use_live_updates;
-use crate::format::{human_bytes, human_count, human_duration, human_rate, percent, utc_timestamp, watermark};
+use crate::format::{
+    human_bytes, human_count, human_duration, human_rate, percent, utc_timestamp, watermark,
+};
 use crate::pages::jobs::{job_duration, js_now_ms};
 
 /// The page.
@@ -32,7 +34,9 @@ pub fn JobPage() -> impl IntoView {
     let body = move || match job.get() {
         None => view! { <Loading what="job" /> }.into_any(),
         Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
-        Some(Ok(details)) => view! { <Job details confirming action_error sql_open selected /> }.into_any(),
+        Some(Ok(details)) => {
+            view! { <Job details confirming action_error sql_open selected /> }.into_any()
+        }
     };
     view! { <section class="page job">{body}</section> }
 }
@@ -203,7 +207,9 @@ fn CancelAction(
 #[component]
 fn SubtaskFilter(vertices: Vec<VertexDetails>, selected: RwSignal<Option<u32>>) -> impl IntoView {
     move || {
-        let chosen = selected.get().and_then(|id| vertices.iter().find(|v| v.id == id));
+        let chosen = selected
+            .get()
+            .and_then(|id| vertices.iter().find(|v| v.id == id));
         match chosen {
             None => view! {
                 <p class="filter-note">"All vertices. Click a vertex in the graph to show only its subtasks."</p>
@@ -299,7 +305,8 @@ fn SubtaskTable(vertices: Vec<VertexDetails>, selected: RwSignal<Option<u32>>) -
 #[component]
 fn Exceptions(exceptions: Vec<JobException>) -> impl IntoView {
     if exceptions.is_empty() {
-        return view! { <p class="empty" data-testid="no-exceptions">"No exceptions."</p> }.into_any();
+        return view! { <p class="empty" data-testid="no-exceptions">"No exceptions."</p> }
+            .into_any();
     }
     let items = exceptions
         .into_iter()

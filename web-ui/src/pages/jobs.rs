@@ -43,7 +43,11 @@ pub fn JobsPage() -> impl IntoView {
 /// Milliseconds since the Unix epoch, from the browser's clock.
 pub fn js_now_ms() -> u64 {
     let now = js_sys::Date::now();
-    if now.is_finite() && now > 0.0 { now as u64 } else { 0 }
+    if now.is_finite() && now > 0.0 {
+        now as u64
+    } else {
+        0
+    }
 }
 
 /// How long a job ran: to its end, or until `now` while it runs.

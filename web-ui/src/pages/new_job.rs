@@ -170,7 +170,10 @@ pub fn NewJobPage() -> impl IntoView {
             let result = api::submit_job(request).await;
             submitting.try_set(false);
             match result {
-                Ok(job) => navigate(&format!("/jobs/{}", encode_segment(&job.id)), Default::default()),
+                Ok(job) => navigate(
+                    &format!("/jobs/{}", encode_segment(&job.id)),
+                    Default::default(),
+                ),
                 Err(error) => {
                     if let Some(body) = error.body.clone().filter(|b| b.line.is_some()) {
                         validation.try_set(Validation::Invalid(body));
@@ -317,9 +320,17 @@ fn ValidationStatus(validation: RwSignal<Validation>) -> impl IntoView {
             let text = format!(
                 "Valid: {} {}, {} {}.",
                 graph.vertices.len(),
-                if graph.vertices.len() == 1 { "vertex" } else { "vertices" },
+                if graph.vertices.len() == 1 {
+                    "vertex"
+                } else {
+                    "vertices"
+                },
                 graph.edges.len(),
-                if graph.edges.len() == 1 { "edge" } else { "edges" }
+                if graph.edges.len() == 1 {
+                    "edge"
+                } else {
+                    "edges"
+                }
             );
             view! {
                 <p class="sql-status sql-ok" data-testid="sql-status" data-state="valid">
@@ -336,7 +347,11 @@ fn ValidationStatus(validation: RwSignal<Validation>) -> impl IntoView {
                 _ => String::new(),
             };
             // Without a line the error cannot sit in the editor: this is its place.
-            let testid = if body.line.is_some() { "sql-error-message" } else { "sql-error" };
+            let testid = if body.line.is_some() {
+                "sql-error-message"
+            } else {
+                "sql-error"
+            };
             view! {
                 <p class="sql-status sql-bad" data-testid="sql-status" data-state="invalid">
                     <span data-testid=testid>
@@ -372,7 +387,8 @@ fn GraphPreview(
             }
             .into_any(),
             Some(graph) => {
-                let vertices: Vec<GraphVertex> = graph.vertices.iter().map(GraphVertex::from).collect();
+                let vertices: Vec<GraphVertex> =
+                    graph.vertices.iter().map(GraphVertex::from).collect();
                 let note = (!current).then(|| {
                     view! { <p class="stale-note">"From the last valid version of the script."</p> }
                 });

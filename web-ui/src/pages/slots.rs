@@ -34,7 +34,9 @@ fn memory_percent(slot: &SlotInfo) -> u64 {
     if slot.managed_memory_bytes == 0 {
         return 0;
     }
-    let used = slot.managed_memory_used_bytes.min(slot.managed_memory_bytes);
+    let used = slot
+        .managed_memory_used_bytes
+        .min(slot.managed_memory_bytes);
     (u128::from(used) * 100 / u128::from(slot.managed_memory_bytes)) as u64
 }
 
@@ -53,7 +55,10 @@ pub fn slot_tooltip(worker: &WorkerInfo, slot: &SlotInfo, job_name: Option<&str>
         (SlotState::Free, _) => lines.push("Free".into()),
     }
     if !slot.subtasks.is_empty() {
-        lines.push(format!("Subtasks sharing the slot ({}):", slot.subtasks.len()));
+        lines.push(format!(
+            "Subtasks sharing the slot ({}):",
+            slot.subtasks.len()
+        ));
         lines.extend(slot.subtasks.iter().map(|s| format!("  {s}")));
     }
     lines.push(format!(
@@ -82,7 +87,9 @@ pub fn SlotsPage() -> impl IntoView {
         Some(Ok(response)) => {
             // Job names are a nicety: the grid shows without them.
             let names: HashMap<String, String> = match jobs.get() {
-                Some(Ok(JobsResponse { jobs })) => jobs.into_iter().map(|j| (j.id, j.name)).collect(),
+                Some(Ok(JobsResponse { jobs })) => {
+                    jobs.into_iter().map(|j| (j.id, j.name)).collect()
+                }
                 _ => HashMap::new(),
             };
             view! { <SlotsGrid response names /> }.into_any()
@@ -99,10 +106,15 @@ pub fn SlotsPage() -> impl IntoView {
 #[component]
 fn SlotsGrid(response: WorkersResponse, names: HashMap<String, String>) -> impl IntoView {
     let mut workers = response.workers;
-    workers.sort_by(|a, b| (a.state == WorkerState::Lost, &a.id).cmp(&(b.state == WorkerState::Lost, &b.id)));
+    workers.sort_by(|a, b| {
+        (a.state == WorkerState::Lost, &a.id).cmp(&(b.state == WorkerState::Lost, &b.id))
+    });
     let slots: Vec<&SlotInfo> = workers.iter().flat_map(|w| w.slots.iter()).collect();
     let total = slots.len();
-    let allocated = slots.iter().filter(|s| s.state == SlotState::Allocated).count();
+    let allocated = slots
+        .iter()
+        .filter(|s| s.state == SlotState::Allocated)
+        .count();
     let mut jobs: Vec<String> = slots.iter().filter_map(|s| s.job_id.clone()).collect();
     jobs.sort();
     jobs.dedup();
@@ -257,7 +269,14 @@ mod tests {
             managed_memory_used_bytes: 512,
         };
         let text = slot_tooltip(&worker, &slot, Some("my job"));
-        for needle in ["w1", "slot 1", "my job (j1)", "Source: src (1/2)", "Sink: snk (1/2)", "512 B used of 1 KiB"] {
+        for needle in [
+            "w1",
+            "slot 1",
+            "my job (j1)",
+            "Source: src (1/2)",
+            "Sink: snk (1/2)",
+            "512 B used of 1 KiB",
+        ] {
             assert!(text.contains(needle), "{needle} in {text}");
         }
     }
