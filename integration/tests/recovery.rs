@@ -114,14 +114,16 @@ async fn kill_workers_and_compare(
         Some(kills as u64),
         "{stats:#}"
     );
-    for victim in &victims {
+    // Each killed attempt failed with an exception: the lost worker's, or the exchange
+    // failure a surviving subtask saw first.
+    for attempt in 1..=kills as u64 {
         assert!(
             job["exceptions"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .any(|e| e["worker_id"] == victim.as_str()),
-            "{job:#}"
+                .any(|e| e["attempt"].as_u64() == Some(attempt)),
+            "killed {victims:?}: {job:#}"
         );
     }
 
