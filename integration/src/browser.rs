@@ -88,21 +88,30 @@ impl Browser {
     /// to its size.
     pub async fn screenshot_full_page(&self, name: &str) -> anyhow::Result<PathBuf> {
         let (width, height) = self.client.get_window_size().await?;
-        let document_height = self
-            .client
-            .execute(
-                "return Math.ceil(document.documentElement.scrollHeight)",
-                vec![],
-            )
-            .await?
-            .as_u64()
-            .unwrap_or(height);
-        let target = document_height.clamp(height, MAX_SCREENSHOT_HEIGHT);
-        self.client
-            .set_window_size(width as u32, target as u32)
-            .await?;
-        // Let the page lay out at the new size.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The window is taller than its viewport by the browser's own frame; grow until
+        // nothing scrolls (the layout may change with the height, so measure again).
+        for _ in 0..3 {
+            let sizes = self
+                .client
+                .execute(
+                    "return [Math.ceil(document.documentElement.scrollHeight), \
+                     window.innerHeight, window.outerHeight]",
+                    vec![],
+                )
+                .await?;
+            let size = |i: usize| sizes.get(i).and_then(|v| v.as_u64()).unwrap_or(0);
+            let (document, viewport, outer) = (size(0), size(1), size(2));
+            if document <= viewport || outer >= MAX_SCREENSHOT_HEIGHT {
+                break;
+            }
+            let frame = outer.saturating_sub(viewport);
+            let target = (document + frame).clamp(height, MAX_SCREENSHOT_HEIGHT);
+            self.client
+                .set_window_size(width as u32, target as u32)
+                .await?;
+            // Let the page lay out at the new size.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
         let shot = self.screenshot(name).await;
         self.client
             .set_window_size(width as u32, height as u32)

@@ -35,7 +35,7 @@ impl Phase {
             Phase::Alignment => "alignment",
             Phase::Sync => "sync",
             Phase::Async => "async",
-            Phase::Acknowledge => "acknowledge",
+            Phase::Acknowledge => "until acknowledged",
         }
     }
 
@@ -248,7 +248,8 @@ fn VertexTimeline(vertex: CheckpointVertex, longest: u64, largest: u64) -> impl 
                     <span class="timeline-track">{segments}</span>
                     <span class="timeline-value">{human_duration(s.duration_ms)}</span>
                     <span class="size-track">
-                        <span class="segment ph-size" style=size_width></span>
+                        {(s.state_size_bytes > 0)
+                            .then(|| view! { <span class="segment ph-size" style=size_width></span> })}
                     </span>
                     <span class="timeline-value">{human_bytes(s.state_size_bytes)}</span>
                 </div>

@@ -258,7 +258,7 @@ fn SubtaskTable(vertices: Vec<VertexDetails>, selected: RwSignal<Option<u32>>) -
                         <td class="name" title=name.clone()>
                             {format!("{} ({}/{})", name, subtask.index + 1, parallelism)}
                         </td>
-                        <td>
+                        <td class="worker-cell">
                             <code class="job-id" title=worker.clone()>{worker.clone()}</code>
                         </td>
                         <td class="num">{slot}</td>

@@ -264,7 +264,7 @@ pub fn NewJobPage() -> impl IntoView {
                             on:change=move |ev| restart.set(event_target_value(&ev))
                             prop:value=move || restart.get()
                         >
-                            <option value="">"default (exponential-delay)"</option>
+                            <option value="">"default"</option>
                             <option value="fixed-delay">"fixed-delay"</option>
                             <option value="exponential-delay">"exponential-delay"</option>
                             <option value="none">"none"</option>
