@@ -450,3 +450,108 @@ async fn sql_error_at_its_line(browser: &Browser, s: &Standalone) -> anyhow::Res
     browser.screenshot_full_page("new-job-narrow").await?;
     Ok(())
 }
+
+/// One chained vertex whose parallelism is the job's default (so rescaling shows).
+const STATELESS: &str = "CREATE TABLE src (id BIGINT, v INT) WITH (
+  'connector' = 'datagen', 'rows-per-second' = '500');
+CREATE TABLE snk (id BIGINT, v INT) WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT id, v FROM src;";
+
+#[tokio::test]
+async fn savepoint_rescale_and_stop_from_the_job_page() -> anyhow::Result<()> {
+    let s = standalone().await?;
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/jobs", s.url))
+        .json(&serde_json::json!({
+            "sql": STATELESS, "name": "actions", "parallelism": 1, "checkpoint_interval_ms": 500
+        }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = answer["id"].as_str().context("job id")?.to_string();
+    let browser = Browser::start().await?;
+    let result = job_actions(&browser, &s, &id).await;
+    finish(browser, "dashboard-job-actions", result)
+        .await
+        .with_context(|| format!("---- eddy ----\n{}", s.process.output()))
+}
+
+/// Clicks `action`'s button and confirms it.
+async fn confirm_action(browser: &Browser, action: &str) -> anyhow::Result<()> {
+    click(browser, &format!("[data-testid='{action}']")).await?;
+    wait_attr(
+        browser,
+        "[data-testid='confirm-dialog']",
+        "data-action",
+        action,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn job_actions(browser: &Browser, s: &Standalone, id: &str) -> anyhow::Result<()> {
+    browser.client.goto(&format!("{}/jobs/{id}", s.url)).await?;
+    wait_attr(
+        browser,
+        "[data-testid='job-status']",
+        "data-status",
+        "RUNNING",
+    )
+    .await?;
+
+    // A savepoint: asked first, then its operation completes (shown live).
+    confirm_action(browser, "savepoint-job").await?;
+    browser.screenshot("job-savepoint-confirm").await?;
+    click(browser, "[data-testid='confirm']").await?;
+    wait_attr(
+        browser,
+        "[data-testid='savepoint-operation']",
+        "data-status",
+        "COMPLETED",
+    )
+    .await?;
+    wait_attr(
+        browser,
+        "[data-testid='job-status']",
+        "data-status",
+        "RUNNING",
+    )
+    .await?;
+    browser.screenshot_full_page("job-savepoint").await?;
+
+    // Rescale to 2: the vertex runs at parallelism 2 afterwards.
+    confirm_action(browser, "rescale-job").await?;
+    let field = browser
+        .client
+        .find(Locator::Css("[data-testid='rescale-parallelism']"))
+        .await?;
+    field.clear().await?;
+    field.send_keys("2").await?;
+    click(browser, "[data-testid='confirm']").await?;
+    wait_for("the vertex at parallelism 2, running", WAIT, || async {
+        let p = attrs(
+            browser,
+            "[data-testid='job-graph'] [data-testid='vertex']",
+            "data-parallelism",
+        )
+        .await?;
+        let status = attrs(browser, "[data-testid='job-status']", "data-status").await?;
+        Ok((p == ["2"] && status == ["RUNNING"]).then_some(()))
+    })
+    .await?;
+    browser.screenshot_full_page("job-rescaled").await?;
+
+    // Stop with a savepoint: the job finishes.
+    confirm_action(browser, "stop-job").await?;
+    click(browser, "[data-testid='confirm']").await?;
+    wait_attr(
+        browser,
+        "[data-testid='job-status']",
+        "data-status",
+        "FINISHED",
+    )
+    .await?;
+    browser.screenshot_full_page("job-stopped").await?;
+    Ok(())
+}

@@ -9,8 +9,8 @@ use eddy_api::rest::{
     ClusterInfo, Overview, SqlValidateRequest, SqlValidateResponse, WorkersResponse,
 };
 use gloo_net::http::Request;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// A failed POST: a sentence for the page and, when the master answered with its error
 /// body, that body (SQL errors carry `line` and `column`).
@@ -75,6 +75,69 @@ pub async fn cancel_job(id: String) -> Result<CancelJobResponse, ApiError> {
         &format!("/api/v1/jobs/{}/cancel", encode_segment(&id)),
         &serde_json::Value::Null,
     )
+    .await
+}
+
+/// Answer (`202`) of a savepoint, stop or rescale request. Mirrors
+/// `eddy_api::savepoints::SavepointTriggerResponse`, kept here until that module is in
+/// the api crate the dashboard builds against.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SavepointTrigger {
+    pub trigger_id: String,
+}
+
+/// `GET /api/v1/jobs/{id}/savepoints/{trigger_id}` (mirrors
+/// `eddy_api::savepoints::SavepointStatus`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SavepointOperation {
+    pub trigger_id: String,
+    /// IN_PROGRESS, COMPLETED or FAILED.
+    pub status: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub checkpoint_id: Option<u64>,
+    #[serde(default)]
+    pub failure: Option<String>,
+    /// A stop-with-savepoint: the job stops once it completed.
+    #[serde(default)]
+    pub stop: bool,
+}
+
+/// `POST /api/v1/jobs/{id}/savepoints` (Flink's trigger savepoint).
+pub async fn trigger_savepoint(id: String) -> Result<SavepointTrigger, ApiError> {
+    post_json(
+        &format!("/api/v1/jobs/{}/savepoints", encode_segment(&id)),
+        &serde_json::json!({}),
+    )
+    .await
+}
+
+/// `POST /api/v1/jobs/{id}/stop`: stop with a savepoint.
+pub async fn stop_job(id: String) -> Result<SavepointTrigger, ApiError> {
+    post_json(
+        &format!("/api/v1/jobs/{}/stop", encode_segment(&id)),
+        &serde_json::json!({}),
+    )
+    .await
+}
+
+/// `POST /api/v1/jobs/{id}/rescale`: stop with a savepoint, restart at `parallelism`.
+pub async fn rescale_job(id: String, parallelism: u32) -> Result<SavepointTrigger, ApiError> {
+    post_json(
+        &format!("/api/v1/jobs/{}/rescale", encode_segment(&id)),
+        &serde_json::json!({ "parallelism": parallelism }),
+    )
+    .await
+}
+
+/// `GET /api/v1/jobs/{id}/savepoints/{trigger_id}`.
+pub async fn savepoint_status(id: String, trigger_id: String) -> Result<SavepointOperation, String> {
+    get_json(&format!(
+        "/api/v1/jobs/{}/savepoints/{}",
+        encode_segment(&id),
+        encode_segment(&trigger_id)
+    ))
     .await
 }
 

@@ -1,6 +1,7 @@
 //! Reusable view pieces shared by the pages.
 
 pub mod chart;
+pub mod job_actions;
 pub mod job_graph;
 pub mod job_status;
 pub mod slot_grid;
@@ -9,6 +10,7 @@ pub mod status;
 pub mod worker_card;
 
 pub use chart::{BarChart, ChartPoint};
+pub use job_actions::{ActionState, JobActions};
 pub use job_graph::{GraphVertex, JobGraph};
 pub use job_status::JobStatusBadge;
 pub use slot_grid::SlotGrid;

@@ -1,15 +1,15 @@
 //! `/jobs/{id}`: one job from `GET /api/v1/jobs/{id}` — status and options, the job
 //! graph (SVG, laid out by rust-sugiyama, coloured by load), the subtasks and where they
-//! run, exceptions, status history and SQL; the cancel action behind a confirmation.
+//! run, exceptions, status history and SQL; savepoint, stop with savepoint, rescale and
+//! cancel, each behind a confirmation ([`crate::components::job_actions`]).
 //! Refetches on the event stream's job status and metrics events (no polling).
 
-use eddy_api::jobs::{JobDetails, JobException, StatusChange, VertexDetails};
+use eddy_api::jobs::{JobDetails, JobException, JobStatus, StatusChange, VertexDetails};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{self, encode_segment};
-use crate::components::{ErrorBox, GraphVertex, JobGraph, JobStatusBadge, Loading};
+use crate::components::{ActionState, ErrorBox, GraphVertex, JobActions, JobGraph, JobStatusBadge, Loading};
 use crate::events::use_live_updates;
 use crate::format::{
     human_bytes, human_count, human_duration, human_rate, percent, utc_timestamp, watermark,
@@ -27,15 +27,14 @@ pub fn JobPage() -> impl IntoView {
         api::job(id.get())
     });
     // Page-level so it survives the refetches that re-render the details.
-    let confirming = RwSignal::new(false);
+    let actions = ActionState::new();
     let sql_open = RwSignal::new(false);
     let selected = RwSignal::new(None::<u32>);
-    let action_error = RwSignal::new(None::<String>);
     let body = move || match job.get() {
         None => view! { <Loading what="job" /> }.into_any(),
         Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
         Some(Ok(details)) => {
-            view! { <Job details confirming action_error sql_open selected /> }.into_any()
+            view! { <Job details actions sql_open selected /> }.into_any()
         }
     };
     view! { <section class="page job">{body}</section> }
@@ -44,8 +43,7 @@ pub fn JobPage() -> impl IntoView {
 #[component]
 fn Job(
     details: JobDetails,
-    confirming: RwSignal<bool>,
-    action_error: RwSignal<Option<String>>,
+    actions: ActionState,
     sql_open: RwSignal<bool>,
     selected: RwSignal<Option<u32>>,
 ) -> impl IntoView {
@@ -69,7 +67,13 @@ fn Job(
                 <h1 data-testid="job-name">{details.name.clone()}</h1>
                 <JobStatusBadge status=details.status />
             </div>
-            <CancelAction id=details.id.clone() terminal=details.status.is_terminal() confirming action_error />
+            <JobActions
+                id=details.id.clone()
+                running=details.status == JobStatus::Running
+                terminal=details.status.is_terminal()
+                parallelism=details.parallelism
+                state=actions
+            />
         </div>
         {reason}
         <nav class="tabs">
@@ -133,73 +137,6 @@ fn GraphLegend() -> impl IntoView {
             "back-pressured"
             <span class="legend-note">"(the maximum over a vertex's subtasks, as in Flink)"</span>
         </p>
-    }
-}
-
-/// Cancel, behind an in-page confirmation.
-#[component]
-fn CancelAction(
-    id: String,
-    terminal: bool,
-    confirming: RwSignal<bool>,
-    action_error: RwSignal<Option<String>>,
-) -> impl IntoView {
-    let cancelling = RwSignal::new(false);
-    let confirm = {
-        let id = id.clone();
-        move |_| {
-            let id = id.clone();
-            cancelling.set(true);
-            spawn_local(async move {
-                let result = api::cancel_job(id).await;
-                cancelling.try_set(false);
-                confirming.try_set(false);
-                action_error.try_set(result.err().map(|e| e.message));
-            });
-        }
-    };
-    let error = move || {
-        action_error.get().map(|message| {
-            view! {
-                <div class="error" role="alert" data-testid="action-error">
-                    {message}
-                </div>
-            }
-        })
-    };
-    view! {
-        <div class="actions">
-            <button
-                type="button"
-                class="danger"
-                data-testid="cancel-job"
-                disabled=terminal
-                title=if terminal { "The job has ended." } else { "Cancel the job (Flink's cancel: no savepoint)" }
-                on:click=move |_| confirming.set(true)
-            >
-                "Cancel job"
-            </button>
-            <Show when=move || confirming.get() && !terminal>
-                <div class="confirm" role="alertdialog" aria-label="Confirm cancel" data-testid="confirm-dialog">
-                    <p>"Cancel this job? Its subtasks stop; without a savepoint its state is lost."</p>
-                    <div class="confirm-buttons">
-                        <button
-                            type="button"
-                            class="danger"
-                            data-testid="confirm"
-                            disabled=move || cancelling.get()
-                            on:click=confirm.clone()
-                        >
-                            "Cancel job"
-                        </button>
-                        <button type="button" data-testid="dismiss" on:click=move |_| confirming.set(false)>
-                            "Keep running"
-                        </button>
-                    </div>
-                </div>
-            </Show>
-            {error}
-        </div>
     }
 }
 
