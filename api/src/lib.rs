@@ -11,8 +11,10 @@
 pub mod checkpoints;
 pub mod error;
 pub mod jobs;
+pub mod keyed_state;
 pub mod rest;
 pub mod savepoints;
+pub mod snapshot;
 
 #[cfg(feature = "rpc")]
 pub mod rpc {

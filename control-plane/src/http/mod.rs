@@ -5,6 +5,7 @@
 mod api;
 pub(crate) mod events;
 mod jobs;
+mod keyed_state;
 mod savepoints;
 mod sql;
 mod ui;
@@ -60,6 +61,7 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(jobs::cancel))
         .routes(routes!(jobs::checkpoints))
         .routes(routes!(jobs::checkpoint))
+        .routes(routes!(keyed_state::keyed_state))
         .routes(routes!(savepoints::trigger))
         .routes(routes!(savepoints::stop))
         .routes(routes!(savepoints::rescale))

@@ -26,6 +26,8 @@ pub const TIMEOUT: &str = "execution.checkpointing.timeout";
 pub const MIN_PAUSE: &str = "execution.checkpointing.min-pause";
 pub const MAX_CONCURRENT: &str = "execution.checkpointing.max-concurrent-checkpoints";
 pub const TOLERABLE_FAILED: &str = "execution.checkpointing.tolerable-failed-checkpoints";
+/// EXACTLY_ONCE (barriers aligned, the default) or AT_LEAST_ONCE (not aligned).
+pub const MODE: &str = "execution.checkpointing.mode";
 /// Completed checkpoints kept (Flink 2's name, and its 1.x `state.checkpoints.*` one).
 pub const NUM_RETAINED: &str = "execution.checkpointing.num-retained";
 pub const NUM_RETAINED_LEGACY: &str = "state.checkpoints.num-retained";
@@ -50,6 +52,8 @@ pub struct CheckpointConfig {
     pub num_retained: usize,
     /// Checkpoints are triggered every `interval`; false: savepoints only.
     pub periodic: bool,
+    /// AT_LEAST_ONCE: multi-input tasks do not block channels for barrier alignment.
+    pub at_least_once: bool,
     /// The checkpoint storage root (a directory every worker can reach).
     pub root: PathBuf,
 }
@@ -98,8 +102,19 @@ impl CheckpointConfig {
         if !(1..=MAX_RETAINED).contains(&num_retained) {
             return Err(format!("{NUM_RETAINED} must be 1..={MAX_RETAINED}"));
         }
+        let at_least_once = match settings.get(MODE).map(|m| m.trim().to_ascii_uppercase()) {
+            None => false,
+            Some(m) if m == "EXACTLY_ONCE" => false,
+            Some(m) if m == "AT_LEAST_ONCE" => true,
+            Some(m) => {
+                return Err(format!(
+                    "{MODE}: '{m}' is neither EXACTLY_ONCE nor AT_LEAST_ONCE"
+                ));
+            }
+        };
         Ok(Some(CheckpointConfig {
             periodic: true,
+            at_least_once,
             num_retained,
             interval,
             timeout: duration(TIMEOUT, DEFAULT_TIMEOUT)?,
@@ -122,6 +137,7 @@ impl CheckpointConfig {
             tolerable_failed: None,
             num_retained: 1,
             periodic: false,
+            at_least_once: false,
             root,
         }
     }

@@ -358,6 +358,9 @@ impl JobMaster {
                     format!("{} ms", c.config.interval.as_millis()),
                 );
             }
+            if c.config.at_least_once {
+                options.insert(checkpoints::MODE.to_string(), "AT_LEAST_ONCE".into());
+            }
             options.insert(
                 "state.checkpoints.dir".to_string(),
                 c.config.root.display().to_string(),

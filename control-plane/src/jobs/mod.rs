@@ -16,6 +16,7 @@ pub mod restart;
 pub mod savepoints;
 pub mod scheduler;
 pub mod state;
+pub mod state_browser;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -546,10 +547,17 @@ impl JobManager {
                 r.metrics.as_ref(),
                 std::time::Instant::now(),
             );
-            matches!(
-                j.status,
-                JobStatus::Running | JobStatus::Scheduled | JobStatus::Created
-            )
+            // A restarted (or rescaled) attempt is deployed while the job is still
+            // RESTARTING: its placed, open subtasks are wanted then too.
+            let open = j
+                .subtasks
+                .get(&(r.vertex, r.index))
+                .is_some_and(|s| !exec::is_terminal(&s.status));
+            match j.status {
+                JobStatus::Running | JobStatus::Scheduled | JobStatus::Created => true,
+                JobStatus::Restarting => open,
+                _ => false,
+            }
         };
         if let Some(tx) = commands {
             let _ = tx.try_send(JobCommand::TaskState {

@@ -159,7 +159,8 @@ impl Operator for GroupAggregateOperator {
         let entries = groups
             .iter()
             .map(|(kg, key, (slot, count))| (kg, key.as_slice(), *slot, Some(*count)));
-        keyed_snapshot::write_entries(aggs, entries, true).map(Some)
+        let describe = |keys: &[&[u8]]| keyed_snapshot::describe_keys(&self.keys, keys);
+        keyed_snapshot::write_entries(aggs, entries, true, &describe).map(Some)
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<()> {

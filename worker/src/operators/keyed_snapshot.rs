@@ -1,27 +1,35 @@
 //! The canonical snapshot of keyed aggregate state whose entries are one accumulator
 //! slot each (a window aggregate's `(key, window) → slot`, a GROUP BY's `key → (slot,
 //! row count)`): an Arrow IPC stream of rows `(key_group UInt32, key Binary,
-//! [row_count Int64,] state_0, state_1, …)` — the accumulators' state columns — in batches of at most [`SNAPSHOT_BATCH_ROWS`]. It names no backend, so
-//! either backend restores it, and it holds key groups explicitly, so a restore takes
-//! only the rows of its own key-group range (rescaling) and the state browser can read
-//! it.
+//! [row_count Int64,] key_text Utf8, namespace Utf8?, <state columns>)` — the state
+//! columns are the accumulators' ([`AggregateSet::state`]), named after the aggregates —
+//! in batches of at most [`SNAPSHOT_BATCH_ROWS`]. It names no backend, so either backend
+//! restores it; it holds key groups explicitly, so a restore takes only the rows of its
+//! own key-group range (rescaling); and its text columns let the master's state browser
+//! show keys and windows without knowing the key types.
 
 use std::io::Cursor;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Int64Array, RecordBatch, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, Int64Array, RecordBatch, StringArray, UInt32Array,
+};
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, UInt32Type};
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use super::aggregate::AggregateSet;
 use super::keyed_input::KeyedAggregates;
+use super::keys::KeyEncoder;
 use crate::key_groups::KeyGroupRange;
 use crate::runtime::error::{Result, RuntimeError};
 
 /// Rows per record batch of a snapshot (explicit limit on what one batch holds).
 pub const SNAPSHOT_BATCH_ROWS: usize = 8192;
+/// The last column before the state columns.
+const NAMESPACE: &str = "namespace";
 
 fn invalid(what: &str) -> RuntimeError {
     RuntimeError::Graph(format!("keyed state snapshot: {what}"))
@@ -31,12 +39,46 @@ fn invalid(what: &str) -> RuntimeError {
 /// that count their rows (non-windowed GROUP BY) — the row count.
 pub type Entry<'a> = (u32, &'a [u8], u32, Option<i64>);
 
+/// Renders a batch of keys for the state browser: `[key_text, namespace]` (the
+/// namespace, e.g. a window, as text or null).
+pub type Describe<'d> = &'d dyn Fn(&[&[u8]]) -> Result<[ArrayRef; 2]>;
+
+/// The keys (bytes of a [`KeyEncoder`]) as text: each key's columns formatted and
+/// joined by ", " (empty for a global aggregate).
+pub fn key_texts(encoder: &KeyEncoder, keys: &[&[u8]]) -> Result<ArrayRef> {
+    let columns = encoder.decode(keys.iter().copied())?;
+    let options = FormatOptions::default().with_null("NULL");
+    let formatters = columns
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let texts: StringArray = (0..keys.len())
+        .map(|row| {
+            let parts: Vec<String> = formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect();
+            Some(parts.join(", "))
+        })
+        .collect();
+    Ok(Arc::new(texts))
+}
+
+/// Plain keys (no namespace): their text, and a null namespace.
+pub fn describe_keys(encoder: &KeyEncoder, keys: &[&[u8]]) -> Result<[ArrayRef; 2]> {
+    Ok([
+        key_texts(encoder, keys)?,
+        arrow::array::new_null_array(&DataType::Utf8, keys.len()),
+    ])
+}
+
 /// Writes `entries` with the state of their accumulator slots in `aggs`; `counted`
-/// adds the `row_count` column.
+/// adds the `row_count` column; `describe` renders the keys.
 pub fn write_entries<'a>(
     aggs: &AggregateSet,
     entries: impl Iterator<Item = Entry<'a>>,
     counted: bool,
+    describe: Describe<'_>,
 ) -> Result<Vec<u8>> {
     let template = aggs.state(&[])?;
     let mut fields = vec![
@@ -46,12 +88,10 @@ pub fn write_entries<'a>(
     if counted {
         fields.push(Field::new("row_count", DataType::Int64, false));
     }
-    for (i, c) in template.iter().enumerate() {
-        fields.push(Field::new(
-            format!("state_{i}"),
-            c.data_type().clone(),
-            true,
-        ));
+    fields.push(Field::new("key_text", DataType::Utf8, false));
+    fields.push(Field::new(NAMESPACE, DataType::Utf8, true));
+    for (name, c) in aggs.state_names()?.into_iter().zip(&template) {
+        fields.push(Field::new(name, c.data_type().clone(), true));
     }
     let schema = Arc::new(Schema::new(fields));
     let mut writer = StreamWriter::try_new(Vec::new(), &schema)?;
@@ -59,9 +99,10 @@ pub fn write_entries<'a>(
     while entries.peek().is_some() {
         let chunk: Vec<Entry<'a>> = entries.by_ref().take(SNAPSHOT_BATCH_ROWS).collect();
         let slots: Vec<u32> = chunk.iter().map(|e| e.2).collect();
+        let keys: Vec<&[u8]> = chunk.iter().map(|e| e.1).collect();
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(chunk.iter().map(|e| e.0).collect::<UInt32Array>()),
-            Arc::new(BinaryArray::from_vec(chunk.iter().map(|e| e.1).collect())),
+            Arc::new(BinaryArray::from_vec(keys.clone())),
         ];
         if counted {
             columns.push(Arc::new(
@@ -71,6 +112,7 @@ pub fn write_entries<'a>(
                     .collect::<Int64Array>(),
             ));
         }
+        columns.extend(describe(&keys)?);
         columns.extend(aggs.state(&slots)?);
         writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
     }
@@ -89,13 +131,20 @@ pub fn read_entries(
     mut on_entry: impl FnMut(Entry<'_>) -> Result<()>,
 ) -> Result<usize> {
     let reader = StreamReader::try_new(Cursor::new(bytes), None)?;
-    let key_columns = if counted { 3 } else { 2 };
+    let schema = reader.schema();
+    let column = |name: &str| schema.index_of(name).ok();
+    let state_from = column(NAMESPACE).ok_or_else(|| invalid("namespace column missing"))? + 1;
+    let (Some(0), Some(1)) = (column("key_group"), column("key")) else {
+        return Err(invalid("key columns missing"));
+    };
+    let count_column = match (counted, column("row_count")) {
+        (false, _) => None,
+        (true, Some(i)) => Some(i),
+        (true, None) => return Err(invalid("row_count column missing")),
+    };
     let mut restored = 0;
     for batch in reader {
         let batch = batch?;
-        if batch.num_columns() < key_columns {
-            return Err(invalid("key columns missing"));
-        }
         let groups = batch
             .column(0)
             .as_primitive_opt::<UInt32Type>()
@@ -104,14 +153,14 @@ pub fn read_entries(
             .column(1)
             .as_binary_opt::<i32>()
             .ok_or_else(|| invalid("key is not Binary"))?;
-        let counts = match counted {
-            true => Some(
+        let counts = match count_column {
+            Some(i) => Some(
                 batch
-                    .column(2)
+                    .column(i)
                     .as_primitive_opt::<Int64Type>()
                     .ok_or_else(|| invalid("row_count is not Int64"))?,
             ),
-            false => None,
+            None => None,
         };
         let mine: UInt32Array = (0..batch.num_rows() as u32)
             .filter(|&row| range.contains(groups.value(row as usize)))
@@ -119,7 +168,7 @@ pub fn read_entries(
         if mine.is_empty() {
             continue;
         }
-        let columns = batch.columns()[key_columns..]
+        let columns = batch.columns()[state_from..]
             .iter()
             .map(|c| take(c.as_ref(), &mine, None))
             .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -135,12 +184,12 @@ pub fn read_entries(
 }
 
 /// A keyed aggregate state whose values are one slot each (window aggregates).
-pub fn snapshot_slots(state: &KeyedAggregates<u32>) -> Result<Vec<u8>> {
+pub fn snapshot_slots(state: &KeyedAggregates<u32>, describe: Describe<'_>) -> Result<Vec<u8>> {
     let entries = state
         .table
         .iter()
         .map(|(kg, key, slot)| (kg, key.as_slice(), *slot, None));
-    write_entries(&state.aggs, entries, false)
+    write_entries(&state.aggs, entries, false, describe)
 }
 
 /// Restores [`snapshot_slots`]'s entries of `state`'s key groups, calling

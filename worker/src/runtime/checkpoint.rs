@@ -19,8 +19,7 @@ pub const SNAPSHOT_QUEUE: usize = 64;
 pub const TRIGGER_QUEUE: usize = 16;
 /// Checkpoint completions queued for one task.
 pub const COMPLETION_QUEUE: usize = 16;
-/// Magic bytes at the start of every snapshot file.
-pub const SNAPSHOT_MAGIC: &[u8; 8] = b"EDDYSNP1";
+pub use eddy_api::snapshot::SNAPSHOT_MAGIC;
 
 /// What one subtask contributes to a checkpoint.
 #[derive(Debug)]
@@ -49,6 +48,9 @@ pub struct TaskCheckpointing {
     pub snapshots: mpsc::Sender<SubtaskSnapshot>,
     /// Ids of completed checkpoints (for two-phase-commit sinks).
     pub completions: Option<mpsc::Receiver<u64>>,
+    /// AT_LEAST_ONCE: barriers are not aligned (no channel is blocked; the snapshot is
+    /// taken when the last channel's barrier arrived, as Flink's barrier tracker).
+    pub at_least_once: bool,
 }
 
 impl TaskCheckpointing {
@@ -149,62 +151,7 @@ impl BarrierAligner {
     }
 }
 
-/// A subtask's snapshot as bytes: the magic, then sections `(kind, index, length,
-/// bytes)` — kind 0 the source position, kind 1 an operator's state (`index` its place
-/// in the chain). Empty when there is nothing to store.
-pub fn encode_snapshot(position: Option<Vec<u8>>, operators: Vec<Option<Vec<u8>>>) -> Vec<u8> {
-    let sections: Vec<(u8, u32, Vec<u8>)> = position
-        .map(|p| (0u8, 0u32, p))
-        .into_iter()
-        .chain(
-            operators
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, s)| s.map(|s| (1u8, i as u32, s))),
-        )
-        .collect();
-    if sections.is_empty() {
-        return Vec::new();
-    }
-    let mut out = SNAPSHOT_MAGIC.to_vec();
-    out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
-    for (kind, index, bytes) in sections {
-        out.push(kind);
-        out.extend_from_slice(&index.to_le_bytes());
-        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        out.extend_from_slice(&bytes);
-    }
-    out
-}
-
-/// The sections of an encoded snapshot: (kind, index, bytes).
-pub fn decode_snapshot(bytes: &[u8]) -> Result<Vec<(u8, u32, Vec<u8>)>, String> {
-    if bytes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rest = bytes
-        .strip_prefix(SNAPSHOT_MAGIC.as_slice())
-        .ok_or("not an Eddy snapshot")?;
-    let take = |rest: &mut &[u8], n: usize| -> Result<Vec<u8>, String> {
-        if rest.len() < n {
-            return Err("snapshot truncated".into());
-        }
-        let (head, tail) = rest.split_at(n);
-        *rest = tail;
-        Ok(head.to_vec())
-    };
-    let mut rest = rest;
-    let count = u32::from_le_bytes(take(&mut rest, 4)?.try_into().map_err(|_| "count")?);
-    let mut sections = Vec::new();
-    for _ in 0..count {
-        let kind = take(&mut rest, 1)?[0];
-        let index = u32::from_le_bytes(take(&mut rest, 4)?.try_into().map_err(|_| "index")?);
-        let len = u64::from_le_bytes(take(&mut rest, 8)?.try_into().map_err(|_| "length")?);
-        let len = usize::try_from(len).map_err(|_| "section too large")?;
-        sections.push((kind, index, take(&mut rest, len)?));
-    }
-    Ok(sections)
-}
+pub use eddy_api::snapshot::{decode_snapshot, encode_snapshot};
 
 #[cfg(test)]
 mod tests {
@@ -244,17 +191,5 @@ mod tests {
             a.on_barrier(0, barrier(4), 2),
             Alignment::Complete { .. }
         ));
-    }
-
-    #[test]
-    fn snapshots_round_trip() {
-        assert!(encode_snapshot(None, vec![None, None]).is_empty());
-        let bytes = encode_snapshot(Some(b"pos".to_vec()), vec![None, Some(b"state".to_vec())]);
-        assert_eq!(
-            decode_snapshot(&bytes).unwrap(),
-            vec![(0, 0, b"pos".to_vec()), (1, 1, b"state".to_vec())]
-        );
-        assert!(decode_snapshot(&bytes[..bytes.len() - 1]).is_err());
-        assert!(decode_snapshot(b"garbage").is_err());
     }
 }

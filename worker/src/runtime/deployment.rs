@@ -61,6 +61,8 @@ pub struct Placement {
     pub snapshots: Option<mpsc::Sender<SubtaskSnapshot>>,
     /// A completed checkpoint's directory to restore every local subtask from.
     pub restore: Option<std::path::PathBuf>,
+    /// Checkpointing mode AT_LEAST_ONCE: barriers are not aligned.
+    pub at_least_once: bool,
 }
 
 impl Placement {
@@ -83,6 +85,7 @@ impl Placement {
             exchange: None,
             snapshots: None,
             restore: None,
+            at_least_once: false,
         }
     }
 
@@ -221,6 +224,7 @@ pub fn start(
                 let (done_tx, done_rx) = mpsc::channel(COMPLETION_QUEUE);
                 completions.push(done_tx);
                 TaskCheckpointing {
+                    at_least_once: placement.at_least_once,
                     completions: Some(done_rx),
                     vertex: vertex.id as u32,
                     index,

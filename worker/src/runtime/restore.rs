@@ -8,7 +8,8 @@
 
 use std::path::Path;
 
-use super::checkpoint::decode_snapshot;
+use eddy_api::snapshot::{SECTION_OPERATOR, SECTION_POSITION, decode_snapshot};
+
 use super::error::{Result, RuntimeError};
 use super::operator::Operator;
 use super::task::TaskInput;
@@ -110,8 +111,8 @@ pub fn restore(
     for index in snapshots {
         for (kind, i, state) in sections(dir, subtask.vertex, index)? {
             match kind {
-                0 => positions.push(state),
-                1 => match operators.get_mut(i as usize) {
+                SECTION_POSITION => positions.push(state),
+                SECTION_OPERATOR => match operators.get_mut(i as usize) {
                     Some(op) => op.restore_state(&state)?,
                     None => {
                         return Err(RuntimeError::Graph(format!(

@@ -216,7 +216,9 @@ impl StreamTask {
                             if abandoned {
                                 gate.unblock_all();
                             }
-                            gate.block(channel);
+                            if !self.checkpointing.as_ref().is_some_and(|c| c.at_least_once) {
+                                gate.block(channel);
+                            }
                         }
                         Alignment::Complete { barrier, alignment } => {
                             self.checkpoint(barrier, None, alignment).await?;

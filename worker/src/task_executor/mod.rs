@@ -31,6 +31,9 @@ use crate::slots::SlotTable;
 use attempts::{Attempt, Attempts, LocalSubtask};
 pub use report::MasterReporter;
 
+/// The deploy option of the checkpointing mode (Flink's name).
+pub const CHECKPOINTING_MODE: &str = "execution.checkpointing.mode";
+
 /// How long an ended attempt stays in the heartbeat's subtask reports.
 pub const RETAIN_ENDED_ATTEMPT: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -266,11 +269,16 @@ impl TaskExecutorService {
             });
         let restore = (!request.restore_path.is_empty())
             .then(|| std::path::PathBuf::from(&request.restore_path));
+        let at_least_once = request
+            .options
+            .get(CHECKPOINTING_MODE)
+            .is_some_and(|m| m.eq_ignore_ascii_case("AT_LEAST_ONCE"));
         Ok(Placement {
             locations,
             slot_memory,
             snapshots,
             restore,
+            at_least_once,
             exchange: Some(RemoteExchange {
                 job_id: request.job_id.clone(),
                 attempt: request.attempt,

@@ -314,6 +314,21 @@ impl AggregateSet {
         Ok(columns)
     }
 
+    /// Names of the state columns: the aggregate's output name, with `.N` for each part
+    /// when its accumulator keeps several (a SUM's sum and count).
+    pub fn state_names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for (spec, acc) in self.specs.iter().zip(&self.accs) {
+            let width = acc.state(&[])?.len();
+            if width == 1 {
+                names.push(spec.output_name.clone());
+            } else {
+                names.extend((0..width).map(|i| format!("{}.{i}", spec.output_name)));
+            }
+        }
+        Ok(names)
+    }
+
     /// Allocates a slot for each of the `rows` rows of `columns` (as [`Self::state`]
     /// made them) and loads it; returns the slots, in row order.
     pub fn load_state(&mut self, columns: &[ArrayRef], rows: usize) -> Result<Vec<u32>> {

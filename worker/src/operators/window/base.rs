@@ -136,7 +136,12 @@ pub trait WindowKind: Debug + Send {
 
     /// The state in the canonical snapshot form (see
     /// [`crate::operators::keyed_snapshot`]); kinds without one decline checkpoints.
-    fn snapshot(&self, _st: &WindowState<Self::Windows>, name: &str) -> Result<Vec<u8>> {
+    fn snapshot(
+        &self,
+        _st: &WindowState<Self::Windows>,
+        _keys: &KeyEncoder,
+        name: &str,
+    ) -> Result<Vec<u8>> {
         crate::runtime::operator::unsupported_state(name).map(|_| Vec::new())
     }
 
@@ -236,7 +241,7 @@ impl<W: WindowKind> Operator for WindowOperator<W> {
 
     fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
         match &self.state {
-            Some(st) => self.kind.snapshot(st, &self.name).map(Some),
+            Some(st) => self.kind.snapshot(st, &self.keys, &self.name).map(Some),
             None => Ok(None),
         }
     }

@@ -7,13 +7,16 @@
 //! reaches `window_end - 1`. An event-time row whose windows have all fired is late:
 //! dropped and counted in `late_records_dropped`.
 
-use arrow::array::RecordBatch;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow::datatypes::SchemaRef;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use super::base::{DueWindow, WindowKind, WindowOperator, WindowState};
 use super::{WindowAggregateSpec, WindowAssigner};
 use crate::operators::keyed_snapshot;
-use crate::operators::keys::EncodedKeys;
+use crate::operators::keys::{EncodedKeys, KeyEncoder};
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::message::Timestamp;
 use crate::state::table::StateTable;
@@ -34,6 +37,31 @@ fn state_key(scratch: &mut Vec<u8>, key: &[u8], start: Timestamp, end: Timestamp
     scratch.extend_from_slice(key);
     scratch.extend_from_slice(&start.to_be_bytes());
     scratch.extend_from_slice(&end.to_be_bytes());
+}
+
+/// Windows as `[start, end)` text, timestamps as Flink prints them.
+fn window_texts(
+    starts: impl Iterator<Item = Timestamp>,
+    ends: impl Iterator<Item = Timestamp>,
+) -> Result<ArrayRef> {
+    let starts = TimestampMillisecondArray::from_iter_values(starts);
+    let ends = TimestampMillisecondArray::from_iter_values(ends);
+    let options = FormatOptions::default();
+    let (s, e) = (
+        ArrayFormatter::try_new(&starts, &options)?,
+        ArrayFormatter::try_new(&ends, &options)?,
+    );
+    let texts: StringArray = (0..starts.len())
+        .map(|i| Some(format!("[{}, {})", s.value(i), e.value(i))))
+        .collect();
+    Ok(Arc::new(texts))
+}
+
+/// The window end at the tail of a state key.
+fn window_end(k: &[u8]) -> Timestamp {
+    let mut end = [0u8; 8];
+    end.copy_from_slice(&k[k.len() - 8..]);
+    i64::from_be_bytes(end)
 }
 
 fn split_state_key(k: &[u8]) -> (&[u8], Timestamp) {
@@ -135,8 +163,19 @@ impl WindowKind for SlicingWindows {
         Ok(())
     }
 
-    fn snapshot(&self, st: &WindowState<u32>, _name: &str) -> Result<Vec<u8>> {
-        keyed_snapshot::snapshot_slots(&st.keyed)
+    /// The state key is the key's bytes, then the window's start and end: the browser
+    /// sees the key's columns and the window as `[start, end)`.
+    fn snapshot(&self, st: &WindowState<u32>, keys: &KeyEncoder, _name: &str) -> Result<Vec<u8>> {
+        let describe = |state_keys: &[&[u8]]| -> Result<[ArrayRef; 2]> {
+            let plain: Vec<&[u8]> = state_keys.iter().map(|k| split_state_key(k).0).collect();
+            let starts = state_keys.iter().map(|k| split_state_key(k).1);
+            let ends = state_keys.iter().map(|k| window_end(k));
+            Ok([
+                keyed_snapshot::key_texts(keys, &plain)?,
+                window_texts(starts, ends)?,
+            ])
+        };
+        keyed_snapshot::snapshot_slots(&st.keyed, &describe)
     }
 
     /// Each entry's key ends with its window's start and end: the firing index is
@@ -149,9 +188,7 @@ impl WindowKind for SlicingWindows {
                     "window state snapshot: a key without its window".into(),
                 ));
             }
-            let mut end = [0u8; 8];
-            end.copy_from_slice(&key[key.len() - 8..]);
-            index.add(i64::from_be_bytes(end), kg, key)
+            index.add(window_end(key), kg, key)
         })
     }
 }
