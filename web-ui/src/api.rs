@@ -132,7 +132,10 @@ pub async fn rescale_job(id: String, parallelism: u32) -> Result<SavepointTrigge
 }
 
 /// `GET /api/v1/jobs/{id}/savepoints/{trigger_id}`.
-pub async fn savepoint_status(id: String, trigger_id: String) -> Result<SavepointOperation, String> {
+pub async fn savepoint_status(
+    id: String,
+    trigger_id: String,
+) -> Result<SavepointOperation, String> {
     get_json(&format!(
         "/api/v1/jobs/{}/savepoints/{}",
         encode_segment(&id),

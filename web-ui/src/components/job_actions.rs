@@ -79,6 +79,17 @@ impl ActionState {
     }
 }
 
+impl ActionState {
+    /// Forgets the confirmation, error and operation (another job's page).
+    pub fn reset(&self) {
+        self.pending.set(None);
+        self.busy.set(false);
+        self.error.set(None);
+        self.operation.set(None);
+        self.parallelism.set(String::new());
+    }
+}
+
 impl Default for ActionState {
     fn default() -> Self {
         Self::new()
@@ -125,11 +136,15 @@ pub fn JobActions(
     let confirm = {
         let id = id.clone();
         move |_| {
-            let Some(action) = pending.get_untracked() else { return };
+            let Some(action) = pending.get_untracked() else {
+                return;
+            };
             let id = id.clone();
             let rescale_to = new_parallelism.get_untracked().trim().parse::<u32>().ok();
             if action == Action::Rescale && !rescale_to.is_some_and(|p| p >= 1) {
-                error.set(Some("The new parallelism must be a whole number ≥ 1.".into()));
+                error.set(Some(
+                    "The new parallelism must be a whole number ≥ 1.".into(),
+                ));
                 return;
             }
             busy.set(true);
@@ -137,7 +152,9 @@ pub fn JobActions(
                 let started: Result<Option<SavepointTrigger>, ApiError> = match action {
                     Action::Savepoint => api::trigger_savepoint(id).await.map(Some),
                     Action::Stop => api::stop_job(id).await.map(Some),
-                    Action::Rescale => api::rescale_job(id, rescale_to.unwrap_or(1)).await.map(Some),
+                    Action::Rescale => api::rescale_job(id, rescale_to.unwrap_or(1))
+                        .await
+                        .map(Some),
                     Action::Cancel => api::cancel_job(id).await.map(|_| None),
                 };
                 busy.try_set(false);

@@ -9,7 +9,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{self, encode_segment};
-use crate::components::{ActionState, ErrorBox, GraphVertex, JobActions, JobGraph, JobStatusBadge, Loading};
+use crate::components::{
+    ActionState, ErrorBox, GraphVertex, JobActions, JobGraph, JobStatusBadge, Loading,
+};
 use crate::events::use_live_updates;
 use crate::format::{
     human_bytes, human_count, human_duration, human_rate, percent, utc_timestamp, watermark,
@@ -30,20 +32,64 @@ pub fn JobPage() -> impl IntoView {
     let actions = ActionState::new();
     let sql_open = RwSignal::new(false);
     let selected = RwSignal::new(None::<u32>);
+    // The same page component serves another job after a client-side navigation.
+    Effect::new(move |previous: Option<String>| {
+        let current = id.get();
+        if previous.is_some_and(|p| p != current) {
+            actions.reset();
+            selected.set(None);
+        }
+        current
+    });
     let body = move || match job.get() {
         None => view! { <Loading what="job" /> }.into_any(),
         Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
-        Some(Ok(details)) => {
-            view! { <Job details actions sql_open selected /> }.into_any()
-        }
+        Some(Ok(details)) => view! { <Job details sql_open selected /> }.into_any(),
     };
-    view! { <section class="page job">{body}</section> }
+    // The title and actions change only with the status: a memo keeps them (and an
+    // open confirmation's input) in place while metrics refetch the rest.
+    let head = Memo::new(move |_| {
+        job.get().and_then(Result::ok).map(|d| JobHead {
+            id: d.id,
+            name: d.name,
+            status: d.status,
+            parallelism: d.parallelism,
+        })
+    });
+    let head_view = move || {
+        head.get().map(|h| {
+            view! {
+                <div class="page-head">
+                    <div class="job-title">
+                        <h1 data-testid="job-name">{h.name.clone()}</h1>
+                        <JobStatusBadge status=h.status />
+                    </div>
+                    <JobActions
+                        id=h.id.clone()
+                        running=h.status == JobStatus::Running
+                        terminal=h.status.is_terminal()
+                        parallelism=h.parallelism
+                        state=actions
+                    />
+                </div>
+            }
+        })
+    };
+    view! { <section class="page job">{head_view} {body}</section> }
+}
+
+/// What the page head shows.
+#[derive(Debug, Clone, PartialEq)]
+struct JobHead {
+    id: String,
+    name: String,
+    status: JobStatus,
+    parallelism: u32,
 }
 
 #[component]
 fn Job(
     details: JobDetails,
-    actions: ActionState,
     sql_open: RwSignal<bool>,
     selected: RwSignal<Option<u32>>,
 ) -> impl IntoView {
@@ -62,19 +108,6 @@ fn Job(
         .map(human_duration)
         .unwrap_or_else(|| "off".to_string());
     view! {
-        <div class="page-head">
-            <div class="job-title">
-                <h1 data-testid="job-name">{details.name.clone()}</h1>
-                <JobStatusBadge status=details.status />
-            </div>
-            <JobActions
-                id=details.id.clone()
-                running=details.status == JobStatus::Running
-                terminal=details.status.is_terminal()
-                parallelism=details.parallelism
-                state=actions
-            />
-        </div>
         {reason}
         <nav class="tabs">
             <a href=job_href aria-current="page">"Overview"</a>
