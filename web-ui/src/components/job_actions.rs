@@ -141,7 +141,7 @@ pub fn JobActions(
             };
             let id = id.clone();
             let rescale_to = new_parallelism.get_untracked().trim().parse::<u32>().ok();
-            if action == Action::Rescale && !rescale_to.is_some_and(|p| p >= 1) {
+            if action == Action::Rescale && rescale_to.is_none_or(|p| p < 1) {
                 error.set(Some(
                     "The new parallelism must be a whole number ≥ 1.".into(),
                 ));
