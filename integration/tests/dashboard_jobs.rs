@@ -581,3 +581,83 @@ async fn job_actions(browser: &Browser, s: &Standalone) -> anyhow::Result<()> {
     browser.screenshot_full_page("job-rescaled").await?;
     Ok(())
 }
+
+/// A keyed hour-long tumbling window over 40 keys: its state is in every checkpoint.
+const KEYED: &str = "SET 'execution.checkpointing.interval' = '300 ms';
+SET 'execution.checkpointing.num-retained' = '20';
+CREATE TABLE src (k INT, v BIGINT, ts AS PROCTIME()) WITH ('connector' = 'datagen',
+  'rows-per-second' = '2000', 'fields.k.min' = '1', 'fields.k.max' = '40');
+CREATE TABLE snk (k INT, c BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT k, COUNT(*) AS c, SUM(v) AS s
+FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' HOUR))
+GROUP BY k, window_start, window_end;";
+
+#[tokio::test]
+async fn the_state_browser_pages_and_searches_a_windows_keys() -> anyhow::Result<()> {
+    let s = standalone().await?;
+    let browser = Browser::start().await?;
+    let result = state_browser(&browser, &s).await;
+    finish(browser, "dashboard-state-browser", result)
+        .await
+        .with_context(|| format!("---- eddy ----\n{}", s.process.output()))
+}
+
+async fn state_browser(browser: &Browser, s: &Standalone) -> anyhow::Result<()> {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/jobs", s.url))
+        .json(&serde_json::json!({"sql": KEYED, "name": "keyed", "parallelism": 2}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = answer["id"].as_str().context("job id")?.to_string();
+    let cid = wait_for("2 completed checkpoints", WAIT, || async {
+        let stats = s.get(&format!("/api/v1/jobs/{id}/checkpoints")).await?;
+        Ok((stats["counts"]["completed"].as_u64() >= Some(2))
+            .then(|| stats["latest"]["completed"]["id"].as_u64())
+            .flatten())
+    })
+    .await?;
+
+    // The detail page opens the window's state, a page at a time.
+    browser
+        .client
+        .goto(&format!("{}/jobs/{id}/checkpoints/{cid}", s.url))
+        .await?;
+    let total = wait_for("the window's keys", WAIT, || async {
+        let totals = attrs(browser, "[data-testid='state-summary']", "data-total").await?;
+        Ok(totals
+            .first()
+            .and_then(|t| t.parse::<u64>().ok())
+            .filter(|t| *t >= 30))
+    })
+    .await?;
+    let first_page = attrs(browser, "[data-testid='state-entry']", "data-key").await?;
+    assert_eq!(first_page.len() as u64, total.min(25), "one page");
+    browser.screenshot_full_page("checkpoint-state").await?;
+
+    // Next page: other keys.
+    click(browser, "[data-testid='state-next']").await?;
+    wait_for("the second page", WAIT, || async {
+        let keys = attrs(browser, "[data-testid='state-entry']", "data-key").await?;
+        Ok((!keys.is_empty() && keys != first_page).then_some(()))
+    })
+    .await?;
+
+    // A key prefix narrows it down.
+    browser
+        .client
+        .find(Locator::Css("[data-testid='state-prefix']"))
+        .await?
+        .send_keys("3")
+        .await?;
+    wait_for("only keys starting with 3", WAIT, || async {
+        let keys = attrs(browser, "[data-testid='state-entry']", "data-key").await?;
+        Ok((!keys.is_empty() && keys.iter().all(|k| k.starts_with('3'))).then_some(()))
+    })
+    .await?;
+    browser
+        .screenshot_full_page("checkpoint-state-prefix")
+        .await?;
+    Ok(())
+}

@@ -5,12 +5,14 @@
 use eddy_api::checkpoints::{CheckpointDetails, CheckpointsResponse};
 use eddy_api::error::ErrorBody;
 use eddy_api::jobs::{CancelJobResponse, JobDetails, JobsResponse, SubmitJobRequest};
+use eddy_api::keyed_state::{KeyedStateQuery, KeyedStateResponse};
 use eddy_api::rest::{
     ClusterInfo, Overview, SqlValidateRequest, SqlValidateResponse, WorkersResponse,
 };
+use eddy_api::savepoints::{SavepointStatus, SavepointTriggerResponse};
 use gloo_net::http::Request;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 /// A failed POST: a sentence for the page and, when the master answered with its error
 /// body, that body (SQL errors carry `line` and `column`).
@@ -78,34 +80,8 @@ pub async fn cancel_job(id: String) -> Result<CancelJobResponse, ApiError> {
     .await
 }
 
-/// Answer (`202`) of a savepoint, stop or rescale request. Mirrors
-/// `eddy_api::savepoints::SavepointTriggerResponse`, kept here until that module is in
-/// the api crate the dashboard builds against.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct SavepointTrigger {
-    pub trigger_id: String,
-}
-
-/// `GET /api/v1/jobs/{id}/savepoints/{trigger_id}` (mirrors
-/// `eddy_api::savepoints::SavepointStatus`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct SavepointOperation {
-    pub trigger_id: String,
-    /// IN_PROGRESS, COMPLETED or FAILED.
-    pub status: String,
-    #[serde(default)]
-    pub location: Option<String>,
-    #[serde(default)]
-    pub checkpoint_id: Option<u64>,
-    #[serde(default)]
-    pub failure: Option<String>,
-    /// A stop-with-savepoint: the job stops once it completed.
-    #[serde(default)]
-    pub stop: bool,
-}
-
 /// `POST /api/v1/jobs/{id}/savepoints` (Flink's trigger savepoint).
-pub async fn trigger_savepoint(id: String) -> Result<SavepointTrigger, ApiError> {
+pub async fn trigger_savepoint(id: String) -> Result<SavepointTriggerResponse, ApiError> {
     post_json(
         &format!("/api/v1/jobs/{}/savepoints", encode_segment(&id)),
         &serde_json::json!({}),
@@ -114,7 +90,7 @@ pub async fn trigger_savepoint(id: String) -> Result<SavepointTrigger, ApiError>
 }
 
 /// `POST /api/v1/jobs/{id}/stop`: stop with a savepoint.
-pub async fn stop_job(id: String) -> Result<SavepointTrigger, ApiError> {
+pub async fn stop_job(id: String) -> Result<SavepointTriggerResponse, ApiError> {
     post_json(
         &format!("/api/v1/jobs/{}/stop", encode_segment(&id)),
         &serde_json::json!({}),
@@ -123,7 +99,10 @@ pub async fn stop_job(id: String) -> Result<SavepointTrigger, ApiError> {
 }
 
 /// `POST /api/v1/jobs/{id}/rescale`: stop with a savepoint, restart at `parallelism`.
-pub async fn rescale_job(id: String, parallelism: u32) -> Result<SavepointTrigger, ApiError> {
+pub async fn rescale_job(
+    id: String,
+    parallelism: u32,
+) -> Result<SavepointTriggerResponse, ApiError> {
     post_json(
         &format!("/api/v1/jobs/{}/rescale", encode_segment(&id)),
         &serde_json::json!({ "parallelism": parallelism }),
@@ -132,16 +111,46 @@ pub async fn rescale_job(id: String, parallelism: u32) -> Result<SavepointTrigge
 }
 
 /// `GET /api/v1/jobs/{id}/savepoints/{trigger_id}`.
-pub async fn savepoint_status(
-    id: String,
-    trigger_id: String,
-) -> Result<SavepointOperation, String> {
+pub async fn savepoint_status(id: String, trigger_id: String) -> Result<SavepointStatus, String> {
     get_json(&format!(
         "/api/v1/jobs/{}/savepoints/{}",
         encode_segment(&id),
         encode_segment(&trigger_id)
     ))
     .await
+}
+
+/// `GET /api/v1/jobs/{id}/checkpoints/{cid}/state?…`: one page of a vertex's keyed
+/// state in a completed checkpoint.
+pub async fn keyed_state(
+    id: String,
+    cid: u64,
+    query: KeyedStateQuery,
+) -> Result<KeyedStateResponse, String> {
+    get_json(&format!(
+        "/api/v1/jobs/{}/checkpoints/{cid}/state?{}",
+        encode_segment(&id),
+        keyed_state_query(&query)
+    ))
+    .await
+}
+
+/// The query string of a state-browser request.
+pub fn keyed_state_query(query: &KeyedStateQuery) -> String {
+    let mut parts = vec![format!("vertex={}", query.vertex)];
+    if let Some(group) = query.key_group {
+        parts.push(format!("key_group={group}"));
+    }
+    if let Some(prefix) = query.prefix.as_deref().filter(|p| !p.is_empty()) {
+        parts.push(format!("prefix={}", encode_segment(prefix)));
+    }
+    if let Some(limit) = query.limit {
+        parts.push(format!("limit={limit}"));
+    }
+    if let Some(offset) = query.offset.filter(|o| *o > 0) {
+        parts.push(format!("offset={offset}"));
+    }
+    parts.join("&")
 }
 
 /// Percent-encodes one path segment (ids come from the API, but are not trusted to be
@@ -246,6 +255,26 @@ mod tests {
     fn path_segments_are_encoded() {
         assert_eq!(super::encode_segment("a1-b_2.c~"), "a1-b_2.c~");
         assert_eq!(super::encode_segment("a/b c?"), "a%2Fb%20c%3F");
+    }
+
+    #[test]
+    fn state_browser_queries() {
+        let query = eddy_api::keyed_state::KeyedStateQuery {
+            vertex: 2,
+            key_group: Some(7),
+            prefix: Some("a b&".into()),
+            limit: Some(50),
+            offset: Some(100),
+        };
+        assert_eq!(
+            super::keyed_state_query(&query),
+            "vertex=2&key_group=7&prefix=a%20b%26&limit=50&offset=100"
+        );
+        let plain = eddy_api::keyed_state::KeyedStateQuery {
+            vertex: 1,
+            ..Default::default()
+        };
+        assert_eq!(super::keyed_state_query(&plain), "vertex=1");
     }
 
     #[test]

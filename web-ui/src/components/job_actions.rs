@@ -7,7 +7,9 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, ApiError, SavepointTrigger};
+use eddy_api::savepoints::SavepointTriggerResponse;
+
+use crate::api::{self, ApiError};
 use crate::events::use_live_updates;
 
 /// An action waiting for its confirmation.
@@ -149,7 +151,7 @@ pub fn JobActions(
             }
             busy.set(true);
             spawn_local(async move {
-                let started: Result<Option<SavepointTrigger>, ApiError> = match action {
+                let started: Result<Option<SavepointTriggerResponse>, ApiError> = match action {
                     Action::Savepoint => api::trigger_savepoint(id).await.map(Some),
                     Action::Stop => api::stop_job(id).await.map(Some),
                     Action::Rescale => api::rescale_job(id, rescale_to.unwrap_or(1))

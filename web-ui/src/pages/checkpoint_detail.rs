@@ -2,14 +2,15 @@
 //! `GET /api/v1/jobs/{id}/checkpoints/{cid}` — its outcome and sizes, then per vertex a
 //! timeline with one bar per subtask from the trigger to its acknowledgement, split into
 //! start delay, alignment, sync and async phases, and a bar of each subtask's state size.
-//! Refetches on the event stream's checkpoint events (an in-progress one fills in).
+//! Below, for a completed checkpoint, the state browser. Refetches on the event
+//! stream's checkpoint events (an in-progress one fills in).
 
 use eddy_api::checkpoints::{CheckpointDetails, CheckpointSubtask, CheckpointVertex};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{self, encode_segment};
-use crate::components::{ErrorBox, Loading};
+use crate::components::{ErrorBox, Loading, StateBrowser};
 use crate::events::use_live_updates;
 use crate::format::{human_bytes, human_duration, utc_timestamp};
 
@@ -89,10 +90,13 @@ pub fn CheckpointDetailPage() -> impl IntoView {
             }
         }
     });
-    let body = move || match detail.get() {
+    // Every checkpoint event refetches, but a checkpoint that ended no longer changes:
+    // the memo re-renders (and resets the state browser) only when the data did.
+    let current = Memo::new(move |_| detail.get());
+    let body = move || match current.get() {
         None => view! { <Loading what="checkpoint" /> }.into_any(),
         Some(Err(message)) => view! { <ErrorBox message /> }.into_any(),
-        Some(Ok(detail)) => view! { <Detail detail /> }.into_any(),
+        Some(Ok(detail)) => view! { <Detail job_id=id.get_untracked() detail /> }.into_any(),
     };
     let back = move || format!("/jobs/{}/checkpoints", encode_segment(&id.get()));
     view! {
@@ -110,8 +114,14 @@ pub fn CheckpointDetailPage() -> impl IntoView {
 }
 
 #[component]
-fn Detail(detail: CheckpointDetails) -> impl IntoView {
+fn Detail(job_id: String, detail: CheckpointDetails) -> impl IntoView {
     let c = detail.checkpoint;
+    let browser = (c.status == "COMPLETED").then(|| {
+        view! {
+            <h2>"Keyed state"</h2>
+            <StateBrowser job_id cid=c.id vertices=detail.vertices.clone() />
+        }
+    });
     let failure = c.failure.clone().map(|f| {
         view! {
             <div class="error" role="alert">
@@ -160,6 +170,7 @@ fn Detail(detail: CheckpointDetails) -> impl IntoView {
         <div class="timelines" data-testid="checkpoint-timeline">
             {vertices}
         </div>
+        {browser}
     }
 }
 
