@@ -31,3 +31,12 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   # Not --locked: its lock file pins a crate the registry no longer serves.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
+
+# moto's S3-compatible server (PyPI) for the object-store checkpoint storage tests, in
+# a virtualenv outside the clone.
+MOTO_VENV="${EDDY_VENV:-$HOME/.cache/eddy-venv}"
+if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+  echo "installing moto[server] into $MOTO_VENV"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install -q "moto[server]>=5,<6"
+fi

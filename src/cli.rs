@@ -170,6 +170,11 @@ pub struct MasterFlags {
     /// A worker without a heartbeat for this long is declared lost.
     #[arg(long, env = "EDDY_HEARTBEAT_TIMEOUT", default_value = "50s", value_parser = humantime::parse_duration)]
     pub heartbeat_timeout: Duration,
+    /// Checkpoint storage (Flink's state.checkpoints.dir): a directory every worker can
+    /// reach, or s3://BUCKET/PREFIX configured by the AWS_* environment variables
+    /// (default DATA_DIR/checkpoints).
+    #[arg(long, env = "EDDY_CHECKPOINT_DIR")]
+    pub checkpoint_dir: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -141,6 +141,7 @@ fn master_config(
         db: flags.db.clone(),
         heartbeat_interval: flags.heartbeat_interval,
         heartbeat_timeout: flags.heartbeat_timeout,
+        checkpoint_dir: flags.checkpoint_dir.clone(),
         node_id,
     }
 }

@@ -36,6 +36,9 @@ pub struct MasterConfig {
     pub db: Option<String>,
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
+    /// Checkpoint storage location (a directory or `s3://…`); default
+    /// `DATA_DIR/checkpoints`.
+    pub checkpoint_dir: Option<String>,
     /// This master's Raft node id.
     pub node_id: u64,
     /// The SQL planner (injected by the binary; `None` disables the SQL endpoints).
@@ -117,8 +120,13 @@ impl Master {
             registry.clone(),
             events.clone(),
             config.sql.clone(),
-            std::path::absolute(config.data_dir.join("checkpoints"))
-                .unwrap_or_else(|_| config.data_dir.join("checkpoints")),
+            config.checkpoint_dir.clone().unwrap_or_else(|| {
+                let dir = config.data_dir.join("checkpoints");
+                std::path::absolute(&dir)
+                    .unwrap_or(dir)
+                    .display()
+                    .to_string()
+            }),
         );
         let recovered = jobs.recover().await?;
         if recovered > 0 {

@@ -21,15 +21,30 @@ pub struct Cluster {
     pub db: String,
     pub workers: Vec<EddyProcess>,
     pub data_dir: tempfile::TempDir,
+    /// Environment of every process of the cluster (e.g. the checkpoint storage).
+    pub env: Vec<(String, String)>,
 }
 
 impl Cluster {
     /// A master on a new Postgres database and `workers` workers of `slots` slots each.
     pub async fn start(workers: usize, slots: u32) -> anyhow::Result<Cluster> {
+        Self::start_with_env(workers, slots, &[]).await
+    }
+
+    /// Like [`Cluster::start`], every process with the environment `env`.
+    pub async fn start_with_env(
+        workers: usize,
+        slots: u32,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Cluster> {
         let db = create_postgres_database().await?;
         let data_dir = tempfile::tempdir()?;
         let http = format!("127.0.0.1:{}", free_port());
-        let master = start_master(&http, data_dir.path(), &db).await?;
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let master = start_master(&http, data_dir.path(), &db, &env).await?;
         let mut cluster = Cluster {
             master,
             url: format!("http://{http}"),
@@ -37,6 +52,7 @@ impl Cluster {
             db,
             workers: Vec::new(),
             data_dir,
+            env,
         };
         for _ in 0..workers {
             cluster.add_worker(slots).await?;
@@ -60,10 +76,17 @@ impl Cluster {
         .collect()
     }
 
+    fn env_refs(&self) -> Vec<(&str, &str)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
     /// Starts one more worker and waits until the master counts it.
     pub async fn add_worker(&mut self, slots: u32) -> anyhow::Result<()> {
         let name = format!("worker-{}", self.workers.len() + 1);
-        let process = EddyProcess::spawn(&name, &self.worker_args(slots), &[])?;
+        let process = EddyProcess::spawn(&name, &self.worker_args(slots), &self.env_refs())?;
         self.push_worker(process).await
     }
 
@@ -89,7 +112,7 @@ impl Cluster {
     /// Kills the master (SIGKILL) and starts it again on the same port, database and data dir.
     pub async fn restart_master(&mut self) -> anyhow::Result<()> {
         self.master.kill9()?;
-        self.master = start_master(&self.http, self.data_dir.path(), &self.db).await?;
+        self.master = start_master(&self.http, self.data_dir.path(), &self.db, &self.env).await?;
         Ok(())
     }
 
@@ -209,7 +232,12 @@ pub fn subtasks(job: &Value) -> Vec<Value> {
         .collect()
 }
 
-async fn start_master(http: &str, data_dir: &Path, db: &str) -> anyhow::Result<EddyProcess> {
+async fn start_master(
+    http: &str,
+    data_dir: &Path,
+    db: &str,
+    env: &[(String, String)],
+) -> anyhow::Result<EddyProcess> {
     let args = server_args(
         "master",
         http,
@@ -223,7 +251,8 @@ async fn start_master(http: &str, data_dir: &Path, db: &str) -> anyhow::Result<E
             HEARTBEAT_TIMEOUT,
         ],
     );
-    let process = EddyProcess::spawn("master", &args, &[])?;
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let process = EddyProcess::spawn("master", &args, &env)?;
     crate::wait_healthy(&format!("http://{http}"), || process.output()).await?;
     Ok(process)
 }

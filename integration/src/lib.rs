@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod process;
+pub mod s3;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

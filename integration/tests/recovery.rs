@@ -6,6 +6,7 @@
 use eddy_integration::cluster::{Cluster, status_history, subtasks};
 use eddy_integration::eddy_run::eddy_run;
 use eddy_integration::oracle::{bids_input, collect_sorted, first_difference, query_sql};
+use eddy_integration::s3::MotoServer;
 use eddy_integration::{WAIT, get_json, wait_for};
 use serde_json::{Value, json};
 
@@ -47,13 +48,13 @@ fn kill_worker_of(cluster: &mut Cluster, job: &Value, vertex: usize, index: usiz
 /// source subtask `kills` times (each after a further completed checkpoint), waits for
 /// the job to finish and compares its committed output with `eddy run`'s.
 async fn kill_workers_and_compare(
+    mut cluster: Cluster,
     query: &str,
     rate: u32,
     interval_ms: u64,
     kills: usize,
     state_backend: &str,
 ) -> anyhow::Result<()> {
-    let mut cluster = Cluster::start(3, 2).await?;
     let input = bids_input(2)?;
     let dir = tempfile::tempdir()?;
     let (cluster_out, local_out) = (dir.path().join("cluster"), dir.path().join("local"));
@@ -147,7 +148,8 @@ async fn kill_workers_and_compare(
 #[tokio::test]
 async fn a_killed_worker_restores_the_latest_checkpoint_and_commits_exactly_once()
 -> anyhow::Result<()> {
-    kill_workers_and_compare("q1", 10_000, 500, 1, "hashmap").await
+    let cluster = Cluster::start(3, 2).await?;
+    kill_workers_and_compare(cluster, "q1", 10_000, 500, 1, "hashmap").await
 }
 
 /// A keyed tumbling aggregate with the in-memory backend, two workers killed in turn:
@@ -155,5 +157,32 @@ async fn a_killed_worker_restores_the_latest_checkpoint_and_commits_exactly_once
 #[tokio::test]
 async fn keyed_window_state_survives_killed_workers_with_the_hashmap_backend() -> anyhow::Result<()>
 {
-    kill_workers_and_compare("tumble_count", 10_000, 1_000, 2, "hashmap").await
+    let cluster = Cluster::start(3, 2).await?;
+    kill_workers_and_compare(cluster, "tumble_count", 10_000, 1_000, 2, "hashmap").await
+}
+
+/// Checkpoint storage in an object store (a real S3-compatible server, moto): the
+/// snapshots and metadata go to the bucket, none to the local data directory, and a
+/// killed worker's job restores from there.
+#[tokio::test]
+async fn checkpoints_in_an_s3_bucket_restore_a_killed_workers_job() -> anyhow::Result<()> {
+    let s3 = MotoServer::start("eddy").await?;
+    let mut env = s3.env();
+    env.push(("EDDY_CHECKPOINT_DIR", "s3://eddy/checkpoints".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let cluster = Cluster::start_with_env(3, 2, &env).await?;
+    let local = cluster.data_dir.path().join("checkpoints");
+    kill_workers_and_compare(cluster, "tumble_count", 10_000, 1_000, 1, "hashmap").await?;
+    let keys = s3.keys("checkpoints/").await?;
+    assert!(
+        keys.iter().any(|k| k.ends_with("/_metadata")),
+        "metadata in the bucket: {keys:?}"
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k.contains("/chk-") && k.ends_with("-0")),
+        "snapshots in the bucket: {keys:?}"
+    );
+    assert!(!local.exists(), "nothing in the local data directory");
+    Ok(())
 }

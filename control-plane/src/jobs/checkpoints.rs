@@ -5,13 +5,13 @@
 //! Statistics go to the store as they happen.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use eddy_api::rest::Event;
 use eddy_api::rpc::{
     CheckpointAck, CheckpointDecline, NotifyCheckpointRequest, TriggerCheckpointRequest,
 };
+use eddy_storage::Location;
 
 use super::Shared;
 use super::savepoints::{self, Rescale, SavepointTrigger};
@@ -54,8 +54,9 @@ pub struct CheckpointConfig {
     pub periodic: bool,
     /// AT_LEAST_ONCE: multi-input tasks do not block channels for barrier alignment.
     pub at_least_once: bool,
-    /// The checkpoint storage root (a directory every worker can reach).
-    pub root: PathBuf,
+    /// The checkpoint storage root (a directory every worker can reach, or an object
+    /// store URL).
+    pub root: String,
 }
 
 impl CheckpointConfig {
@@ -64,7 +65,7 @@ impl CheckpointConfig {
     pub fn from_settings(
         interval_ms: Option<u64>,
         settings: &BTreeMap<String, String>,
-        root: PathBuf,
+        root: String,
     ) -> Result<Option<CheckpointConfig>, String> {
         let interval = match (interval_ms, settings.get(INTERVAL)) {
             (Some(ms), _) => Duration::from_millis(ms),
@@ -128,7 +129,7 @@ impl CheckpointConfig {
 
 impl CheckpointConfig {
     /// A job without periodic checkpoints still takes savepoints (Flink's defaults).
-    pub fn savepoints_only(root: PathBuf) -> CheckpointConfig {
+    pub fn savepoints_only(root: String) -> CheckpointConfig {
         CheckpointConfig {
             interval: Duration::from_secs(3600),
             timeout: DEFAULT_TIMEOUT,
@@ -145,8 +146,8 @@ impl CheckpointConfig {
 
 /// The directory of checkpoint `id` of a job: `ROOT/JOB/chk-ID` (workers write their
 /// snapshots there; the layout is shared with `eddy_worker::task_executor::checkpoints`).
-pub fn checkpoint_dir(root: &std::path::Path, job_id: &str, id: u64) -> PathBuf {
-    root.join(job_id).join(format!("chk-{id}"))
+pub fn checkpoint_dir(root: &str, job_id: &str, id: u64) -> String {
+    format!("{}/{job_id}/chk-{id}", root.trim_end_matches('/'))
 }
 
 /// Flink's duration syntax: `500 ms`, `1 s`, `10 min`, `1h`; a bare number is milliseconds.
@@ -180,10 +181,10 @@ pub struct CheckpointCoordinator {
     last_completion: Option<Instant>,
     consecutive_failures: u32,
     /// Completed checkpoints of this coordinator still on storage, oldest first.
-    retained: std::collections::VecDeque<(u64, PathBuf)>,
+    retained: std::collections::VecDeque<(u64, String)>,
     /// A stop-with-savepoint completed: the savepoint's directory (the job stops) and,
     /// for a rescale, the new plan.
-    stopped_at: Option<(PathBuf, Option<Rescale>)>,
+    stopped_at: Option<(String, Option<Rescale>)>,
 }
 
 impl CheckpointCoordinator {
@@ -254,7 +255,7 @@ impl CheckpointCoordinator {
 
     /// The savepoint directory (and rescale plan) of a completed stop-with-savepoint
     /// (once).
-    pub(crate) fn take_stop(&mut self) -> Option<(PathBuf, Option<Rescale>)> {
+    pub(crate) fn take_stop(&mut self) -> Option<(String, Option<Rescale>)> {
         self.stopped_at.take()
     }
 
@@ -295,7 +296,7 @@ impl CheckpointCoordinator {
             state_size_bytes: 0,
             checkpointed_bytes: 0,
             alignment_ms: 0,
-            path: path.display().to_string(),
+            path,
             failure: String::new(),
         };
         if let Err(e) = shared
@@ -382,11 +383,12 @@ impl CheckpointCoordinator {
             return;
         };
         let job_id = p.row.job_id.clone();
-        let file = PathBuf::from(&p.row.path).join(METADATA_FILE);
-        let written =
-            std::fs::create_dir_all(&p.row.path).and_then(|()| std::fs::write(&file, &p.metadata));
+        let written = match Location::open(&p.row.path) {
+            Ok(dir) => dir.put(METADATA_FILE, p.metadata.clone()).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = written {
-            let reason = format!("writing {} failed: {e}", file.display());
+            let reason = format!("writing the checkpoint's {METADATA_FILE} failed: {e}");
             self.pending.insert(id, p);
             if let Err(failure) = self.fail(shared, id, &reason).await {
                 tracing::warn!(%job_id, checkpoint_id = id, %failure, "checkpoint failures exceed the tolerable number");
@@ -421,10 +423,10 @@ impl CheckpointCoordinator {
         publish(shared, &job_id, id, &p.row.status);
         if committed.is_ok() {
             if let Some(s) = &p.savepoint {
-                self.savepoint_completed(shared, &p.row, s);
+                self.savepoint_completed(shared, &p.row, s).await;
             }
             notify_complete(shared, &p, id).await;
-            self.retain(&job_id, id, PathBuf::from(&p.row.path));
+            self.retain(&job_id, id, p.row.path.clone()).await;
         } else if let Some(s) = &p.savepoint {
             shared
                 .savepoints
@@ -433,17 +435,19 @@ impl CheckpointCoordinator {
     }
 
     /// Copies a completed savepoint to its target; a stop then stops the job.
-    fn savepoint_completed(&mut self, shared: &Shared, row: &CheckpointRow, s: &SavepointTrigger) {
-        let copied = savepoints::copy_to_savepoint(
-            std::path::Path::new(&row.path),
-            &s.target,
-            &row.job_id,
-            row.checkpoint_id,
-        );
+    async fn savepoint_completed(
+        &mut self,
+        shared: &Shared,
+        row: &CheckpointRow,
+        s: &SavepointTrigger,
+    ) {
+        let copied =
+            savepoints::copy_to_savepoint(&row.path, &s.target, &row.job_id, row.checkpoint_id)
+                .await;
         match copied {
             Ok(dir) => {
-                tracing::info!(job_id = %row.job_id, checkpoint_id = row.checkpoint_id, location = %dir.display(), stop = s.stop, "savepoint completed");
-                let location = dir.display().to_string();
+                tracing::info!(job_id = %row.job_id, checkpoint_id = row.checkpoint_id, location = %dir, stop = s.stop, "savepoint completed");
+                let location = dir.clone();
                 shared.savepoints.update(&row.job_id, &s.trigger_id, |op| {
                     op.status = savepoints::COMPLETED.into();
                     op.location = Some(location);
@@ -455,27 +459,31 @@ impl CheckpointCoordinator {
             Err(e) => shared.savepoints.fail(
                 &row.job_id,
                 &s.trigger_id,
-                &format!(
-                    "copying the savepoint to {} failed: {e}",
-                    s.target.display()
-                ),
+                &format!("copying the savepoint to {} failed: {e}", s.target),
             ),
         }
     }
 
     /// Keeps the newest `num_retained` completed checkpoints; deletes the files of
     /// older ones (each checkpoint directory is self-contained: none shares files).
-    fn retain(&mut self, job_id: &str, id: u64, path: PathBuf) {
+    async fn retain(&mut self, job_id: &str, id: u64, path: String) {
         self.retained.push_back((id, path));
         while self.retained.len() > self.config.num_retained {
             let Some((old, dir)) = self.retained.pop_front() else {
                 break;
             };
-            match std::fs::remove_dir_all(&dir) {
+            let deleted = match Location::open(&dir) {
+                Ok(location) => location.delete_all().await,
+                Err(e) => Err(e),
+            };
+            match deleted {
                 Ok(()) => {
+                    if let Some(local) = Location::open(&dir).ok().filter(|l| l.is_local()) {
+                        // A local directory's emptied folder goes too.
+                        let _ = std::fs::remove_dir_all(local.as_str());
+                    }
                     tracing::debug!(%job_id, checkpoint_id = old, "subsumed checkpoint deleted")
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
                     tracing::warn!(%job_id, checkpoint_id = old, error = %e, "cannot delete a subsumed checkpoint")
                 }
@@ -597,7 +605,7 @@ mod tests {
         assert_eq!(parse_duration("k", "10 min"), Ok(Duration::from_secs(600)));
         assert_eq!(parse_duration("k", "250"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("k", "soon").is_err());
-        let root = PathBuf::from("/cp");
+        let root = "/cp".to_string();
         assert_eq!(
             CheckpointConfig::from_settings(None, &BTreeMap::new(), root.clone()),
             Ok(None)

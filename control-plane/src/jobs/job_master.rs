@@ -60,7 +60,7 @@ enum Outcome {
     Finished,
     Cancelled,
     /// A stop-with-savepoint completed (the savepoint's directory; a rescale's plan).
-    Stopped(std::path::PathBuf, Option<Rescale>),
+    Stopped(String, Option<Rescale>),
     Failed(JobExceptionRow),
 }
 
@@ -108,7 +108,7 @@ impl JobMaster {
                     self.cancel_and_wait().await;
                     self.release();
                     let Some(rescale) = rescale else {
-                        let detail = format!("stopped with savepoint {}", savepoint.display());
+                        let detail = format!("stopped with savepoint {savepoint}");
                         self.finish(JobStatus::Finished, &detail).await;
                         break;
                     };
@@ -361,10 +361,7 @@ impl JobMaster {
             if c.config.at_least_once {
                 options.insert(checkpoints::MODE.to_string(), "AT_LEAST_ONCE".into());
             }
-            options.insert(
-                "state.checkpoints.dir".to_string(),
-                c.config.root.display().to_string(),
-            );
+            options.insert("state.checkpoints.dir".to_string(), c.config.root.clone());
         }
         let request = DeployJobRequest {
             job_id: job.id.clone(),
@@ -470,12 +467,12 @@ impl JobMaster {
 
     /// Replaces the job's plan with a rescaled one and makes the next attempt start
     /// from `savepoint` (the latest completed checkpoint, which restores take).
-    async fn apply_rescale(&mut self, rescale: Rescale, savepoint: &std::path::Path) {
+    async fn apply_rescale(&mut self, rescale: Rescale, savepoint: &str) {
         let (id, graph_json, options_json) = {
             let mut job = self.job.lock();
             job.parallelism = rescale.parallelism;
             job.graph = rescale.graph;
-            job.options.savepoint_path = Some(savepoint.display().to_string());
+            job.options.savepoint_path = Some(savepoint.to_string());
             job.attempt += 1;
             job.reset_subtasks();
             (
@@ -498,11 +495,10 @@ impl JobMaster {
         {
             tracing::error!(job_id = %id, error = %e, "cannot record the rescaled plan");
         }
-        tracing::info!(job_id = %id, parallelism = rescale.parallelism, savepoint = %savepoint.display(), "rescaling");
+        tracing::info!(job_id = %id, parallelism = rescale.parallelism, %savepoint, "rescaling");
         let detail = format!(
-            "rescaling to parallelism {} from savepoint {}",
-            rescale.parallelism,
-            savepoint.display()
+            "rescaling to parallelism {} from savepoint {savepoint}",
+            rescale.parallelism
         );
         self.set_status(JobStatus::Restarting, &detail).await;
     }

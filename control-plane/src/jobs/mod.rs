@@ -99,8 +99,9 @@ pub(crate) struct Shared {
     gateway: WorkerGateway,
     pool: Mutex<SlotPool>,
     jobs: Mutex<HashMap<String, JobEntry>>,
-    /// Where checkpoints are stored (absolute; every worker must reach it).
-    checkpoint_root: std::path::PathBuf,
+    /// Where checkpoints are stored (an absolute directory every worker reaches, or an
+    /// object store URL).
+    checkpoint_root: String,
     savepoints: savepoints::SavepointOperations,
 }
 
@@ -174,7 +175,7 @@ impl JobManager {
         registry: Arc<WorkerRegistry>,
         events: broadcast::Sender<Event>,
         planner: Option<Arc<dyn SqlPlanner>>,
-        checkpoint_root: std::path::PathBuf,
+        checkpoint_root: String,
     ) -> JobManager {
         JobManager {
             shared: Arc::new(Shared {
@@ -196,6 +197,9 @@ impl JobManager {
     pub async fn submit(&self, request: SubmitJobRequest) -> Result<JobDetails, JobError> {
         let planner = self.planner.clone().ok_or(JobError::NoPlanner)?;
         let (options, strategy, parallelism) = validate(&request)?;
+        if let Some(path) = &request.savepoint_path {
+            savepoints::check_savepoint(path).await?;
+        }
         let planned = planner
             .validate(request.sql.clone(), parallelism)
             .await
@@ -633,11 +637,6 @@ fn validate(r: &SubmitJobRequest) -> Result<(JobOptions, RestartStrategy, u32), 
         return bad(format!(
             "unknown state_backend '{state_backend}': use hashmap or rocksdb"
         ));
-    }
-    if let Some(path) = &r.savepoint_path
-        && !std::path::Path::new(path).is_dir()
-    {
-        return bad(format!("savepoint_path '{path}' is not a directory"));
     }
     let strategy =
         RestartStrategy::from_spec(r.restart_strategy.as_ref()).map_err(JobError::BadRequest)?;

@@ -5,10 +5,10 @@
 //! a stop, the job stops. Statistics of the checkpoint itself are in the store.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use eddy_api::savepoints::{SavepointStatus, SavepointTriggerResponse};
+use eddy_storage::Location;
 
 use eddy_api::jobs::JobStatus;
 
@@ -27,8 +27,8 @@ pub const FAILED: &str = "FAILED";
 #[derive(Debug, Clone, PartialEq)]
 pub struct SavepointTrigger {
     pub trigger_id: String,
-    /// The directory the savepoint's own directory is created in.
-    pub target: PathBuf,
+    /// The location the savepoint's own directory is created in.
+    pub target: String,
     /// A stop-with-savepoint: the job stops once the savepoint completed.
     pub stop: bool,
     /// A rescale: after the stop the job restarts from the savepoint with this plan.
@@ -125,26 +125,18 @@ impl SavepointOperations {
     }
 }
 
-/// Copies a completed checkpoint's directory (flat: one file per subtask) to
-/// `target/savepoint-JOB8-ID`; returns the savepoint's directory.
-pub fn copy_to_savepoint(
-    checkpoint: &Path,
-    target: &Path,
+/// Copies a completed checkpoint's files to `target/savepoint-JOB8-ID`; returns the
+/// savepoint's location.
+pub async fn copy_to_savepoint(
+    checkpoint: &str,
+    target: &str,
     job_id: &str,
     checkpoint_id: u64,
-) -> std::io::Result<PathBuf> {
+) -> Result<String, eddy_storage::StorageError> {
     let short: String = job_id.chars().filter(|c| *c != '-').take(8).collect();
-    let dir = target.join(format!("savepoint-{short}-{checkpoint_id}"));
-    std::fs::create_dir_all(&dir)?;
-    if checkpoint.exists() {
-        for entry in std::fs::read_dir(checkpoint)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                std::fs::copy(entry.path(), dir.join(entry.file_name()))?;
-            }
-        }
-    }
-    Ok(dir)
+    let savepoint = Location::open(target)?.child(&format!("savepoint-{short}-{checkpoint_id}"));
+    Location::open(checkpoint)?.copy_to(&savepoint).await?;
+    Ok(savepoint.as_str().to_string())
 }
 
 impl super::JobManager {
@@ -238,7 +230,7 @@ impl super::JobManager {
             },
         };
         let target = match target_directory {
-            Some(dir) if !dir.trim().is_empty() => PathBuf::from(dir),
+            Some(dir) if !dir.trim().is_empty() => dir,
             _ => default_target(&self.shared.checkpoint_root),
         };
         let trigger = SavepointTrigger {
@@ -269,12 +261,27 @@ impl super::JobManager {
     }
 }
 
-/// `DATA_DIR/savepoints`, beside the checkpoint root `DATA_DIR/checkpoints`.
-fn default_target(checkpoint_root: &Path) -> PathBuf {
-    checkpoint_root
-        .parent()
-        .unwrap_or(checkpoint_root)
-        .join("savepoints")
+/// Refuses a `savepoint_path` that holds no checkpoint (no `_metadata`).
+pub(super) async fn check_savepoint(path: &str) -> Result<(), JobError> {
+    let bad = |why: String| JobError::BadRequest(format!("savepoint_path '{path}': {why}"));
+    let dir = Location::open(path).map_err(|e| bad(e.to_string()))?;
+    match dir.get(super::checkpoints::METADATA_FILE).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(bad("no savepoint or checkpoint there".into())),
+        Err(e) => Err(bad(e.to_string())),
+    }
+}
+
+/// `…/savepoints` beside the checkpoint root (`DATA_DIR/savepoints` by default), or
+/// inside it when the root is a bucket itself.
+fn default_target(checkpoint_root: &str) -> String {
+    let root = checkpoint_root.trim_end_matches('/');
+    match root.rsplit_once('/') {
+        Some((parent, _)) if !parent.is_empty() && !parent.ends_with(":/") => {
+            format!("{parent}/savepoints")
+        }
+        _ => format!("{root}/savepoints"),
+    }
 }
 
 #[cfg(test)]
@@ -284,7 +291,7 @@ mod tests {
     fn trigger(id: &str) -> SavepointTrigger {
         SavepointTrigger {
             trigger_id: id.into(),
-            target: PathBuf::from("/sp"),
+            target: "/sp".into(),
             stop: false,
             rescale: None,
         }
@@ -309,14 +316,24 @@ mod tests {
         assert!(ops.get("job", "nope").is_none());
     }
 
-    #[test]
-    fn copies_a_checkpoint_directory() {
+    #[tokio::test]
+    async fn copies_a_checkpoint_directory() {
         let dir = tempfile::tempdir().unwrap();
         let chk = dir.path().join("chk-3");
         std::fs::create_dir_all(&chk).unwrap();
         std::fs::write(chk.join("0-0"), b"EDDYSNP1").unwrap();
-        let sp = copy_to_savepoint(&chk, &dir.path().join("sp"), "ab-cd-ef-12345", 3).unwrap();
-        assert!(sp.ends_with("savepoint-abcdef12-3"));
-        assert_eq!(std::fs::read(sp.join("0-0")).unwrap(), b"EDDYSNP1");
+        let target = dir.path().join("sp").display().to_string();
+        let sp = copy_to_savepoint(chk.to_str().unwrap(), &target, "ab-cd-ef-12345", 3)
+            .await
+            .unwrap();
+        assert!(sp.ends_with("savepoint-abcdef12-3"), "{sp}");
+        assert_eq!(std::fs::read(format!("{sp}/0-0")).unwrap(), b"EDDYSNP1");
+    }
+
+    #[test]
+    fn savepoints_go_beside_the_checkpoints() {
+        assert_eq!(default_target("/data/checkpoints"), "/data/savepoints");
+        assert_eq!(default_target("s3://b/ckpt"), "s3://b/savepoints");
+        assert_eq!(default_target("s3://b"), "s3://b/savepoints");
     }
 }

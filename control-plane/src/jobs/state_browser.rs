@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::UInt32Type;
@@ -15,6 +14,7 @@ use arrow::ipc::reader::StreamReader;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use eddy_api::keyed_state::{KeyedStateEntry, KeyedStateQuery, KeyedStateResponse};
 use eddy_api::snapshot::{SECTION_OPERATOR, decode_snapshot};
+use eddy_storage::Location;
 
 use super::{JobError, JobManager};
 use crate::store::checkpoint_status;
@@ -58,8 +58,9 @@ impl JobManager {
                 checkpoint.status
             ))));
         }
-        let dir = Path::new(&checkpoint.path);
-        if !dir.is_dir() {
+        let dir = Location::open(&checkpoint.path).map_err(storage_error)?;
+        let listed = dir.list().await.map_err(storage_error)?;
+        if listed.is_empty() {
             return Ok(Err(Unbrowsable::Unavailable(format!(
                 "checkpoint {cid} was discarded (only the newest are retained)"
             ))));
@@ -85,11 +86,15 @@ impl JobManager {
             entries: Vec::new(),
             operators: Vec::new(),
         };
-        for (subtask, file) in subtask_files(dir, query.vertex)? {
-            let bytes = read_limited(&file)?;
+        for (subtask, file) in subtask_files(&listed, query.vertex)? {
+            let bytes = dir
+                .get(&file)
+                .await
+                .map_err(storage_error)?
+                .unwrap_or_default();
             let sections = decode_snapshot(&bytes).map_err(|e| JobError::Corrupt {
                 id: id.to_string(),
-                reason: format!("{}: {e}", file.display()),
+                reason: format!("{}/{file}: {e}", dir.as_str()),
             })?;
             for (kind, index, state) in sections {
                 if kind != SECTION_OPERATOR {
@@ -117,35 +122,31 @@ impl JobManager {
     }
 }
 
-/// The snapshot files `VERTEX-SUBTASK` of a vertex, by subtask.
-fn subtask_files(dir: &Path, vertex: u32) -> Result<Vec<(u32, std::path::PathBuf)>, JobError> {
+fn storage_error(e: eddy_storage::StorageError) -> JobError {
+    JobError::Conflict(format!("the checkpoint storage cannot be read: {e}"))
+}
+
+/// The snapshot files `VERTEX-SUBTASK` of a vertex, by subtask; refuses one larger than
+/// [`MAX_SNAPSHOT_BYTES`] (the master reads it into memory).
+fn subtask_files(listed: &[(String, u64)], vertex: u32) -> Result<Vec<(u32, String)>, JobError> {
     let prefix = format!("{vertex}-");
-    let io = |e: std::io::Error| JobError::BadRequest(format!("{}: {e}", dir.display()));
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(subtask) = name.strip_prefix(&prefix).and_then(|s| s.parse().ok()) {
-            files.push((subtask, entry.path()));
+    for (name, size) in listed {
+        let Some(subtask) = name.strip_prefix(&prefix).and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        if *size > MAX_SNAPSHOT_BYTES {
+            return Err(JobError::Conflict(format!(
+                "{name} is larger than {MAX_SNAPSHOT_BYTES} bytes: too large to browse"
+            )));
         }
+        files.push((subtask, name.clone()));
         if files.len() >= MAX_SUBTASK_FILES {
             break;
         }
     }
     files.sort();
     Ok(files)
-}
-
-fn read_limited(file: &Path) -> Result<Vec<u8>, JobError> {
-    let io = |e: std::io::Error| JobError::BadRequest(format!("{}: {e}", file.display()));
-    let size = std::fs::metadata(file).map_err(io)?.len();
-    if size > MAX_SNAPSHOT_BYTES {
-        return Err(JobError::BadRequest(format!(
-            "{} is larger than {MAX_SNAPSHOT_BYTES} bytes: too large to browse",
-            file.display()
-        )));
-    }
-    std::fs::read(file).map_err(io)
 }
 
 /// The page being collected: matching entries are counted, those in the page kept.

@@ -59,8 +59,8 @@ pub struct Placement {
     /// Where tasks hand their checkpoint snapshots; none: no checkpoints (barriers
     /// pass through).
     pub snapshots: Option<mpsc::Sender<SubtaskSnapshot>>,
-    /// A completed checkpoint's directory to restore every local subtask from.
-    pub restore: Option<std::path::PathBuf>,
+    /// A completed checkpoint's files to restore every local subtask from.
+    pub restore: Option<super::restore::RestoreFiles>,
     /// Checkpointing mode AT_LEAST_ONCE: barriers are not aligned.
     pub at_least_once: bool,
 }

@@ -1,12 +1,13 @@
-//! Restoring a subtask from a completed checkpoint's (or savepoint's) directory, before
-//! it runs. With the vertex's parallelism unchanged a subtask reads its own snapshot
+//! Restoring a subtask from a completed checkpoint's (or savepoint's) files, before it
+//! runs (the task executor reads them from the checkpoint storage into
+//! [`RestoreFiles`]). With the vertex's parallelism unchanged a subtask reads its own snapshot
 //! `VERTEX-SUBTASK`; when it changed (rescaling — the directory's `_metadata`, written
 //! by the master, has the parallelism the snapshots were taken at) it reads the
 //! snapshots of every earlier subtask of its vertex: a source takes the positions of its
 //! own splits, keyed operators the key groups of their range, and a sink commits what
 //! each covered (idempotently).
 
-use std::path::Path;
+use std::collections::BTreeMap;
 
 use eddy_api::snapshot::{SECTION_OPERATOR, SECTION_POSITION, decode_snapshot};
 
@@ -16,8 +17,14 @@ use super::task::TaskInput;
 
 /// The checkpoint metadata file the master writes into every completed checkpoint.
 pub const METADATA_FILE: &str = "_metadata";
-/// Largest metadata file read (explicit limit).
-pub const MAX_METADATA_BYTES: u64 = 16 << 20;
+
+/// The files of one completed checkpoint or savepoint, by name.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreFiles {
+    /// Where they were read from (for messages).
+    pub location: String,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
 
 #[derive(Debug, serde::Deserialize)]
 struct Metadata {
@@ -40,41 +47,36 @@ pub struct RestoredSubtask<'a> {
     pub parallelism: u32,
 }
 
-fn corrupt(file: &Path, what: impl std::fmt::Display) -> RuntimeError {
-    RuntimeError::Graph(format!("{}: {what}", file.display()))
+fn corrupt(files: &RestoreFiles, file: &str, what: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Graph(format!("{}/{file}: {what}", files.location))
 }
 
 /// The parallelism the vertex's snapshots were taken at (`None`: no metadata, as in a
 /// directory of an older version; the subtask then reads its own snapshot).
-fn snapshot_parallelism(dir: &Path, subtask: &RestoredSubtask<'_>) -> Result<Option<u32>> {
-    let file = dir.join(METADATA_FILE);
-    let bytes = match std::fs::metadata(&file) {
-        Ok(m) if m.len() > MAX_METADATA_BYTES => {
-            return Err(corrupt(
-                &file,
-                format!("larger than {MAX_METADATA_BYTES} bytes"),
-            ));
-        }
-        Ok(_) => {
-            std::fs::read(&file).map_err(|e| RuntimeError::io(file.display().to_string(), e))?
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(RuntimeError::io(file.display().to_string(), e)),
+fn snapshot_parallelism(
+    files: &RestoreFiles,
+    subtask: &RestoredSubtask<'_>,
+) -> Result<Option<u32>> {
+    let Some(bytes) = files.files.get(METADATA_FILE) else {
+        return Ok(None);
     };
-    let metadata: Metadata = serde_json::from_slice(&bytes).map_err(|e| corrupt(&file, e))?;
+    let metadata: Metadata =
+        serde_json::from_slice(bytes).map_err(|e| corrupt(files, METADATA_FILE, e))?;
     let vertex = metadata
         .vertices
         .iter()
         .find(|v| v.id as usize == subtask.vertex)
         .ok_or_else(|| {
             corrupt(
-                &file,
+                files,
+                METADATA_FILE,
                 format!("no vertex {}: the job's graph changed", subtask.vertex),
             )
         })?;
     if vertex.name != subtask.name {
         return Err(corrupt(
-            &file,
+            files,
+            METADATA_FILE,
             format!(
                 "vertex {} was '{}', is '{}': the job's graph changed",
                 subtask.vertex, vertex.name, subtask.name
@@ -84,19 +86,18 @@ fn snapshot_parallelism(dir: &Path, subtask: &RestoredSubtask<'_>) -> Result<Opt
     Ok(Some(vertex.parallelism))
 }
 
-/// The sections of snapshot `DIR/VERTEX-INDEX` (none if that subtask kept no state).
-fn sections(dir: &Path, vertex: usize, index: u32) -> Result<Vec<(u8, u32, Vec<u8>)>> {
-    let file = dir.join(format!("{vertex}-{index}"));
-    match std::fs::read(&file) {
-        Ok(bytes) => decode_snapshot(&bytes).map_err(|e| corrupt(&file, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(RuntimeError::io(file.display().to_string(), e)),
+/// The sections of snapshot `VERTEX-INDEX` (none if that subtask kept no state).
+fn sections(files: &RestoreFiles, vertex: usize, index: u32) -> Result<Vec<(u8, u32, Vec<u8>)>> {
+    let name = format!("{vertex}-{index}");
+    match files.files.get(&name) {
+        Some(bytes) => decode_snapshot(bytes).map_err(|e| corrupt(files, &name, e)),
+        None => Ok(Vec::new()),
     }
 }
 
 /// Restores one subtask's source position and operator state from `dir`.
 pub fn restore(
-    dir: &Path,
+    dir: &RestoreFiles,
     subtask: &RestoredSubtask<'_>,
     input: &mut Option<TaskInput>,
     operators: &mut [Box<dyn Operator>],
@@ -117,7 +118,7 @@ pub fn restore(
                     None => {
                         return Err(RuntimeError::Graph(format!(
                             "{}: state for operator {i} of a chain of {}",
-                            dir.display(),
+                            dir.location,
                             operators.len()
                         )));
                     }
@@ -125,7 +126,7 @@ pub fn restore(
                 other => {
                     return Err(RuntimeError::Graph(format!(
                         "{}: a snapshot section of unknown kind {other}",
-                        dir.display()
+                        dir.location
                     )));
                 }
             }
@@ -135,8 +136,7 @@ pub fn restore(
         let Some(TaskInput::Source { reader, .. }) = input.as_mut() else {
             return Err(RuntimeError::Graph(format!(
                 "{}: a source position for vertex {}, which reads no source",
-                dir.display(),
-                subtask.vertex
+                dir.location, subtask.vertex
             )));
         };
         match (rescaled, positions.as_slice()) {
@@ -144,6 +144,6 @@ pub fn restore(
             _ => reader.restore_rescaled(&positions)?,
         }
     }
-    tracing::info!(vertex = subtask.vertex, subtask = subtask.index, rescaled, dir = %dir.display(), "restored from checkpoint");
+    tracing::info!(vertex = subtask.vertex, subtask = subtask.index, rescaled, location = %dir.location, "restored from checkpoint");
     Ok(())
 }

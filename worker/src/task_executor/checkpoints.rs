@@ -3,10 +3,10 @@
 //! while the tasks go on (the asynchronous part), then acknowledges it to the master —
 //! or declines the checkpoint when a task could not take its snapshot.
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use eddy_api::rpc::{CheckpointAck, CheckpointDecline};
+use eddy_storage::Location;
 use tokio::sync::mpsc;
 
 use super::report::MasterReporter;
@@ -16,8 +16,8 @@ use crate::runtime::checkpoint::{SNAPSHOT_QUEUE, SubtaskSnapshot};
 pub const CHECKPOINT_DIR_OPTION: &str = "state.checkpoints.dir";
 
 /// The directory of checkpoint `id` of a job under the storage root.
-pub fn checkpoint_path(root: &Path, job_id: &str, checkpoint_id: u64) -> PathBuf {
-    root.join(job_id).join(format!("chk-{checkpoint_id}"))
+pub fn checkpoint_path(root: &Location, job_id: &str, checkpoint_id: u64) -> Location {
+    root.child(&format!("{job_id}/chk-{checkpoint_id}"))
 }
 
 /// Starts the writer of one attempt; tasks send their snapshots to the returned queue.
@@ -25,7 +25,7 @@ pub fn spawn_writer(
     reporter: MasterReporter,
     job_id: String,
     attempt: u32,
-    root: PathBuf,
+    root: Location,
 ) -> mpsc::Sender<SubtaskSnapshot> {
     let (tx, mut rx) = mpsc::channel::<SubtaskSnapshot>(SNAPSHOT_QUEUE);
     tokio::spawn(async move {
@@ -73,7 +73,7 @@ pub fn spawn_writer(
 
 /// Writes one snapshot; returns its file ("" if stateless), size and write time (ms).
 async fn write(
-    root: &Path,
+    root: &Location,
     job_id: &str,
     snapshot: &SubtaskSnapshot,
 ) -> Result<(String, u64, u64), String> {
@@ -83,15 +83,12 @@ async fn write(
     }
     let started = Instant::now();
     let dir = checkpoint_path(root, job_id, snapshot.barrier.checkpoint_id);
-    tokio::fs::create_dir_all(&dir)
+    let name = format!("{}-{}", snapshot.vertex, snapshot.index);
+    dir.put(&name, bytes.clone())
         .await
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let file = dir.join(format!("{}-{}", snapshot.vertex, snapshot.index));
-    tokio::fs::write(&file, bytes)
-        .await
-        .map_err(|e| format!("{}: {e}", file.display()))?;
+        .map_err(|e| e.to_string())?;
     Ok((
-        file.display().to_string(),
+        format!("{}/{name}", dir.as_str()),
         bytes.len() as u64,
         started.elapsed().as_millis() as u64,
     ))

@@ -27,9 +27,15 @@ use crate::graph::JobGraph;
 use crate::runtime::deployment::{Location, Placement, RemoteExchange, start};
 use crate::runtime::executor::ExecutionConfig;
 use crate::runtime::message::CheckpointBarrier;
+use crate::runtime::restore::RestoreFiles;
 use crate::slots::SlotTable;
 use attempts::{Attempt, Attempts, LocalSubtask};
+use eddy_storage::Location as StorageLocation;
 pub use report::MasterReporter;
+
+/// Largest checkpoint a worker reads to restore (explicit limit; it is held in memory
+/// until the subtasks loaded it).
+pub const MAX_RESTORE_BYTES: u64 = 4 << 30;
 
 /// The deploy option of the checkpointing mode (Flink's name).
 pub const CHECKPOINTING_MODE: &str = "execution.checkpointing.mode";
@@ -161,7 +167,12 @@ impl TaskExecutorService {
             self.attempts
                 .cancel_up_to(&request.job_id, request.attempt - 1);
         }
-        let placement = self.placement(&graph, &request)?;
+        let restore = match request.restore_path.as_str() {
+            "" => None,
+            location => Some(read_restore_files(location).await?),
+        };
+        let mut placement = self.placement(&graph, &request)?;
+        placement.restore = restore;
         let config = ExecutionConfig::default();
         let mut job = match start(graph, &config, placement) {
             Ok(job) => job,
@@ -256,19 +267,19 @@ impl TaskExecutorService {
                 }
             }
         }
-        let snapshots = request
-            .options
-            .get(checkpoints::CHECKPOINT_DIR_OPTION)
-            .map(|root| {
-                checkpoints::spawn_writer(
+        let snapshots = match request.options.get(checkpoints::CHECKPOINT_DIR_OPTION) {
+            Some(root) => {
+                let root = StorageLocation::open(root)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                Some(checkpoints::spawn_writer(
                     self.reporter.clone(),
                     request.job_id.clone(),
                     request.attempt,
-                    root.into(),
-                )
-            });
-        let restore = (!request.restore_path.is_empty())
-            .then(|| std::path::PathBuf::from(&request.restore_path));
+                    root,
+                ))
+            }
+            None => None,
+        };
         let at_least_once = request
             .options
             .get(CHECKPOINTING_MODE)
@@ -277,7 +288,7 @@ impl TaskExecutorService {
             locations,
             slot_memory,
             snapshots,
-            restore,
+            restore: None,
             at_least_once,
             exchange: Some(RemoteExchange {
                 job_id: request.job_id.clone(),
@@ -299,6 +310,32 @@ impl TaskExecutorService {
                 .free(a.slot_index, &request.job_id, request.attempt);
         }
     }
+}
+
+/// Reads a checkpoint's (or savepoint's) files to restore from, at most
+/// [`MAX_RESTORE_BYTES`] of them.
+async fn read_restore_files(location: &str) -> Result<RestoreFiles, Status> {
+    let unavailable = |e: eddy_storage::StorageError| {
+        Status::failed_precondition(format!("reading the checkpoint to restore failed: {e}"))
+    };
+    let dir = StorageLocation::open(location).map_err(unavailable)?;
+    let listed = dir.list().await.map_err(unavailable)?;
+    let total: u64 = listed.iter().map(|(_, size)| size).sum();
+    if total > MAX_RESTORE_BYTES {
+        return Err(Status::resource_exhausted(format!(
+            "the checkpoint at {location} holds {total} bytes, more than {MAX_RESTORE_BYTES}"
+        )));
+    }
+    let mut files = std::collections::BTreeMap::new();
+    for (name, _) in listed {
+        if let Some(bytes) = dir.get(&name).await.map_err(unavailable)? {
+            files.insert(name, bytes.to_vec());
+        }
+    }
+    Ok(RestoreFiles {
+        location: location.to_string(),
+        files,
+    })
 }
 
 /// The worker's plan must be the master's: same vertices, names and parallelism.
