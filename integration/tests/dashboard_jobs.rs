@@ -368,6 +368,30 @@ async fn create_run_and_cancel(browser: &Browser, s: &Standalone) -> anyhow::Res
         bail!("jobs list: {rows:?}, want [{id}]");
     }
     browser.screenshot_full_page("jobs").await?;
+
+    // The overview lists the job and the status changes seen since the page opened
+    // (the event stream lives as long as the app, across client-side navigation).
+    click(browser, "nav a[href='/']").await?;
+    wait_attr(
+        browser,
+        "[data-testid='job-row']",
+        "data-status",
+        "CANCELED",
+    )
+    .await?;
+    wait_for(
+        "job status changes among the recent changes",
+        WAIT,
+        || async {
+            let events = attrs(browser, "[data-testid='recent-event']", "data-event").await?;
+            Ok(events
+                .iter()
+                .any(|e| e == "job_status_changed")
+                .then_some(()))
+        },
+    )
+    .await?;
+    browser.screenshot_full_page("overview-jobs").await?;
     Ok(())
 }
 

@@ -31,6 +31,16 @@ pub const EVENT_NAMES: [&str; 9] = [
     "message",
 ];
 
+/// Whether an event (by its SSE name) is a status change the overview lists: a job's
+/// status, a worker joining or lost, a new leader — not metrics, checkpoints or slot
+/// reports, which come by the second.
+pub fn is_status_change(event_name: &str) -> bool {
+    matches!(
+        event_name,
+        "job_status_changed" | "worker_registered" | "worker_lost" | "leader_changed"
+    )
+}
+
 /// Which versions an event bumps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bumps {
@@ -128,8 +138,8 @@ pub struct LiveUpdates {
     pub connection: ReadSignal<Connection>,
     /// One-line summary of the latest event.
     pub last_event: ReadSignal<Option<String>>,
-    /// The latest events since the page opened, newest first, without the chatty
-    /// `job_metrics` (at most [`RECENT_EVENTS`]).
+    /// The latest status changes (jobs, workers, leadership) since the page opened,
+    /// newest first (at most [`RECENT_EVENTS`]).
     pub recent: ReadSignal<Vec<RecentEvent>>,
 }
 
@@ -258,7 +268,7 @@ fn open(shared: &Rc<Shared>) -> Result<Source, String> {
             },
             None => (message.type_(), message.type_()),
         };
-        if name != "job_metrics" {
+        if is_status_change(&name) {
             let at_ms = js_sys::Date::now().max(0.0) as u64;
             let event = RecentEvent {
                 at_ms,
@@ -339,6 +349,15 @@ mod tests {
         assert!(bumps_for("slots_changed").version);
         let lagged = bumps_for("lagged");
         assert!(lagged.version && lagged.jobs && lagged.checkpoints);
+    }
+
+    #[test]
+    fn recent_changes_are_status_changes() {
+        assert!(super::is_status_change("job_status_changed"));
+        assert!(super::is_status_change("worker_lost"));
+        assert!(!super::is_status_change("checkpoint"));
+        assert!(!super::is_status_change("job_metrics"));
+        assert!(!super::is_status_change("slots_changed"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `/`: cluster counts (workers, slots, running jobs, version), the jobs, the recent
-//! changes the event stream brought since the page opened, and one card per worker with
-//! its slot grid. Refetches whenever the event stream bumps the live version.
+//! status changes the event stream brought since the page opened, and one card per
+//! worker with its slot grid. Refetches whenever the event stream bumps the live version.
 
 use eddy_api::rest::{Overview, WorkerInfo, WorkerState};
 use leptos::prelude::*;
@@ -70,7 +70,7 @@ pub fn OverviewPage() -> impl IntoView {
             {counts}
             <h2>"Jobs"</h2>
             {job_list}
-            <h2>"Recent changes"</h2>
+            <h2>"Recent status changes"</h2>
             {recent}
             <h2>"Workers"</h2>
             {worker_list}
