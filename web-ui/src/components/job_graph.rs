@@ -50,8 +50,9 @@ impl From<&VertexInfo> for GraphVertex {
     }
 }
 
-/// Characters of a vertex line that fit in a box.
+/// Characters of a vertex line that fit in a box (the bold name line: fewer).
 const LINE_CHARS: usize = 34;
+const NAME_CHARS: usize = 30;
 
 /// `text` cut to `max` characters with an ellipsis.
 pub fn truncate(text: &str, max: usize) -> String {
@@ -200,7 +201,7 @@ fn VertexBox(
         vertex.slot_sharing_group,
         vertex.operators.join(" → ")
     );
-    let head = truncate(&vertex.name, LINE_CHARS);
+    let head = truncate(&vertex.name, NAME_CHARS);
     let second = format!(
         "parallelism {} · {}",
         vertex.parallelism,
@@ -255,11 +256,14 @@ fn VertexBox(
         >
             <title>{title}</title>
             <rect class="vertex-box" width=NODE_WIDTH height=NODE_HEIGHT rx="8" fill=fill stroke=stroke />
-            <text class="vertex-name" x="10" y="20">{head}</text>
-            <text class="vertex-line" x="10" y="38">{second}</text>
-            <text class="vertex-line" x="10" y="55">{third}</text>
-            <text class="vertex-line" x="10" y="72">{fourth}</text>
-            {bars}
+            // An inner viewport clips any text wider than the box.
+            <svg width=NODE_WIDTH - 4.0 height=NODE_HEIGHT>
+                <text class="vertex-name" x="10" y="20">{head}</text>
+                <text class="vertex-line" x="10" y="38">{second}</text>
+                <text class="vertex-line" x="10" y="55">{third}</text>
+                <text class="vertex-line" x="10" y="72">{fourth}</text>
+                {bars}
+            </svg>
         </g>
     }
 }
