@@ -58,10 +58,20 @@ pub enum JobCommand {
     /// Take a savepoint of a running job; waits for it and prints its directory.
     Savepoint(SavepointArgs),
     /// Stop a job with a savepoint; waits for it and prints its directory.
-    Stop(SavepointArgs),
+    Stop(StopArgs),
     /// Rescale a job: stop it with a savepoint and restart it from there at a new
     /// parallelism; waits for the savepoint.
     Rescale(RescaleArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub savepoint: SavepointArgs,
+    /// Flink's --drain: the sources end after the savepoint and the job drains (pending
+    /// windows fire) before it finishes.
+    #[arg(long)]
+    pub drain: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -62,8 +62,9 @@ pub async fn run_job_command(args: JobArgs) -> ExitCode {
             (savepoint(a.job, "savepoints", body).await, String::new())
         }
         JobCommand::Stop(a) => {
-            let body = serde_json::json!({"trigger_id": a.trigger_id, "target_directory": a.target_directory});
-            (savepoint(a.job, "stop", body).await, String::new())
+            let s = a.savepoint;
+            let body = serde_json::json!({"trigger_id": s.trigger_id, "target_directory": s.target_directory, "drain": a.drain});
+            (savepoint(s.job, "stop", body).await, String::new())
         }
         JobCommand::Rescale(a) => {
             let body = serde_json::json!({"parallelism": a.parallelism});

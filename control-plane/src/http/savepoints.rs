@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::jobs::{job_error, no_such_job};
 use super::{AppState, api_error};
+use crate::jobs::savepoints::StopMode;
 
 /// An optional JSON body: empty → the defaults.
 fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, Response> {
@@ -65,7 +66,12 @@ pub async fn trigger(
     };
     let result = state
         .jobs
-        .trigger_savepoint(&id, request.trigger_id, request.target_directory, false)
+        .trigger_savepoint(
+            &id,
+            request.trigger_id,
+            request.target_directory,
+            StopMode::Run,
+        )
         .await;
     accepted(&id, result)
 }
@@ -79,7 +85,6 @@ pub async fn trigger(
     request_body(content = StopJobRequest, description = "Optional"),
     responses(
         (status = 202, body = SavepointTriggerResponse),
-        (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "The job is not running", body = ErrorBody)
     )
@@ -89,17 +94,14 @@ pub async fn stop(State(state): State<AppState>, Path(id): Path<String>, bytes: 
         Ok(r) => r,
         Err(response) => return response,
     };
-    if request.drain {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            codes::BAD_REQUEST,
-            "drain is not supported yet: stop without it (the job stops at the savepoint)"
-                .to_string(),
-        );
-    }
+    let stop = if request.drain {
+        StopMode::Drain
+    } else {
+        StopMode::Stop
+    };
     let result = state
         .jobs
-        .trigger_savepoint(&id, request.trigger_id, request.target_directory, true)
+        .trigger_savepoint(&id, request.trigger_id, request.target_directory, stop)
         .await;
     accepted(&id, result)
 }

@@ -185,6 +185,8 @@ pub struct CheckpointCoordinator {
     /// A stop-with-savepoint completed: the savepoint's directory (the job stops) and,
     /// for a rescale, the new plan.
     stopped_at: Option<(String, Option<Rescale>)>,
+    /// A stop-with-drain's savepoint completed: its location (the job finishes).
+    drained_at: Option<String>,
 }
 
 impl CheckpointCoordinator {
@@ -197,6 +199,7 @@ impl CheckpointCoordinator {
             consecutive_failures: 0,
             retained: std::collections::VecDeque::new(),
             stopped_at: None,
+            drained_at: None,
         }
     }
 
@@ -251,6 +254,16 @@ impl CheckpointCoordinator {
             return;
         }
         self.trigger(shared, job, Some(savepoint)).await;
+    }
+
+    /// The savepoint of a completed stop-with-drain (once).
+    pub(crate) fn take_drained(&mut self) -> Option<String> {
+        self.drained_at.take()
+    }
+
+    /// Whether a savepoint is still waiting for acknowledgements.
+    pub(crate) fn savepoint_pending(&self) -> bool {
+        self.pending.values().any(|p| p.savepoint.is_some())
     }
 
     /// The savepoint directory (and rescale plan) of a completed stop-with-savepoint
@@ -312,6 +325,7 @@ impl CheckpointCoordinator {
             checkpoint_id: id,
             timestamp_ms: row.trigger_time_ms as i64,
             storage_path: row.path.clone(),
+            end_input: savepoint.as_ref().is_some_and(|s| s.drain),
         };
         let workers: BTreeSet<String> = job
             .subtasks
@@ -452,7 +466,9 @@ impl CheckpointCoordinator {
                     op.status = savepoints::COMPLETED.into();
                     op.location = Some(location);
                 });
-                if s.stop {
+                if s.drain {
+                    self.drained_at = Some(dir);
+                } else if s.stop {
                     self.stopped_at = Some((dir, s.rescale.clone()));
                 }
             }

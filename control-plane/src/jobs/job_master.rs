@@ -99,7 +99,13 @@ impl JobMaster {
             match outcome {
                 Outcome::Finished => {
                     self.release();
-                    self.finish(JobStatus::Finished, "").await;
+                    let detail = self
+                        .checkpoints
+                        .as_mut()
+                        .and_then(|c| c.take_drained())
+                        .map(|s| format!("stopped with savepoint {s} (drained)"))
+                        .unwrap_or_default();
+                    self.finish(JobStatus::Finished, &detail).await;
                     break;
                 }
                 Outcome::Stopped(savepoint, rescale) => {
@@ -209,6 +215,8 @@ impl JobMaster {
     async fn run_attempt(&mut self, assignments: Vec<Assignment>) -> Outcome {
         let (request, workers) = self.deploy_request(&assignments);
         let attempt = request.attempt;
+        // Every subtask finished while a savepoint was pending (stop with drain).
+        let mut finishing = false;
         let running_detail = match (request.restore_path.as_str(), request.restore_checkpoint_id) {
             ("", _) => String::new(),
             (path, 0) => format!("{RESTORED_FROM} savepoint {path}"),
@@ -249,6 +257,10 @@ impl JobMaster {
                     if let Some(failure) = self.checkpoint_tick().await {
                         return Outcome::Failed(self.exception(failure, None, None));
                     }
+                    if finishing && !self.checkpoints.as_ref().is_some_and(|c| c.savepoint_pending()) {
+                        // The drained savepoint expired: the job finished all the same.
+                        return Outcome::Finished;
+                    }
                     continue;
                 }
             };
@@ -261,6 +273,9 @@ impl JobMaster {
                         c.on_ack(&self.shared, ack).await;
                         if let Some((savepoint, rescale)) = c.take_stop() {
                             return Outcome::Stopped(savepoint, rescale);
+                        }
+                        if finishing && !c.savepoint_pending() {
+                            return Outcome::Finished;
                         }
                     }
                 }
@@ -314,6 +329,16 @@ impl JobMaster {
                         ));
                     }
                     if self.job.lock().all_subtasks(exec::FINISHED) {
+                        // A drained stop's last acknowledgements may still be on their
+                        // way: its savepoint completes (or expires) first.
+                        if self
+                            .checkpoints
+                            .as_ref()
+                            .is_some_and(|c| c.savepoint_pending())
+                        {
+                            finishing = true;
+                            continue;
+                        }
                         return Outcome::Finished;
                     }
                 }

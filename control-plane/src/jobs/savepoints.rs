@@ -31,8 +31,22 @@ pub struct SavepointTrigger {
     pub target: String,
     /// A stop-with-savepoint: the job stops once the savepoint completed.
     pub stop: bool,
+    /// Stop with drain: the sources end right after the savepoint's barrier and the job
+    /// finishes (pending windows fire), instead of being cancelled at the savepoint.
+    pub drain: bool,
     /// A rescale: after the stop the job restarts from the savepoint with this plan.
     pub rescale: Option<Rescale>,
+}
+
+/// What a savepoint does to the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// The job runs on.
+    Run,
+    /// The job stops at the savepoint (FINISHED; a job resumed from it goes on there).
+    Stop,
+    /// The sources end after the savepoint's barrier; the job drains and FINISHES.
+    Drain,
 }
 
 /// The plan of a rescaled job (planned when the rescale is requested).
@@ -148,9 +162,9 @@ impl super::JobManager {
         id: &str,
         trigger_id: Option<String>,
         target_directory: Option<String>,
-        stop: bool,
+        mode: StopMode,
     ) -> Result<Option<SavepointTriggerResponse>, JobError> {
-        self.savepoint_operation(id, trigger_id, target_directory, stop, None)
+        self.savepoint_operation(id, trigger_id, target_directory, mode, None)
             .await
     }
 
@@ -182,7 +196,7 @@ impl super::JobManager {
             parallelism,
             graph: planned.graph,
         };
-        self.savepoint_operation(id, trigger_id, None, true, Some(rescale))
+        self.savepoint_operation(id, trigger_id, None, StopMode::Stop, Some(rescale))
             .await
     }
 
@@ -191,9 +205,10 @@ impl super::JobManager {
         id: &str,
         trigger_id: Option<String>,
         target_directory: Option<String>,
-        stop: bool,
+        mode: StopMode,
         rescale: Option<Rescale>,
     ) -> Result<Option<SavepointTriggerResponse>, JobError> {
+        let stop = mode != StopMode::Run;
         if trigger_id
             .as_ref()
             .is_some_and(|t| t.is_empty() || t.chars().count() > MAX_TRIGGER_ID_CHARS)
@@ -237,6 +252,7 @@ impl super::JobManager {
             trigger_id: trigger_id.clone(),
             target,
             stop,
+            drain: mode == StopMode::Drain,
             rescale,
         };
         if self.shared.savepoints.start(id, &trigger)
@@ -293,6 +309,7 @@ mod tests {
             trigger_id: id.into(),
             target: "/sp".into(),
             stop: false,
+            drain: false,
             rescale: None,
         }
     }

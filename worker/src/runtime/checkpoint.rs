@@ -44,7 +44,7 @@ pub struct TaskCheckpointing {
     pub index: u32,
     pub key_groups: (u32, u32),
     /// Source tasks: barriers to inject.
-    pub triggers: Option<mpsc::Receiver<CheckpointBarrier>>,
+    pub triggers: Option<mpsc::Receiver<SourceTrigger>>,
     pub snapshots: mpsc::Sender<SubtaskSnapshot>,
     /// Ids of completed checkpoints (for two-phase-commit sinks).
     pub completions: Option<mpsc::Receiver<u64>>,
@@ -77,6 +77,14 @@ impl TaskCheckpointing {
             sync,
         }
     }
+}
+
+/// A barrier for a source task to inject; `end_input`: the source ends right after it
+/// (stop with a savepoint and drain: the job finishes at the savepoint's positions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceTrigger {
+    pub barrier: CheckpointBarrier,
+    pub end_input: bool,
 }
 
 /// Barrier alignment of one multi-input task (Flink's `SingleCheckpointBarrierHandler`

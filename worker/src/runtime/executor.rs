@@ -66,7 +66,7 @@ pub struct RunningJob {
     /// Where to inject checkpoint barriers: one queue per source subtask (vertex, index).
     pub triggers: Vec<(
         (usize, u32),
-        tokio::sync::mpsc::Sender<super::message::CheckpointBarrier>,
+        tokio::sync::mpsc::Sender<super::checkpoint::SourceTrigger>,
     )>,
     /// Where to tell every task that a checkpoint completed.
     pub completions: Vec<tokio::sync::mpsc::Sender<u64>>,

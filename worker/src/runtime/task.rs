@@ -103,10 +103,16 @@ impl StreamTask {
             while let Some(id) = completions.as_mut().and_then(|c| c.try_recv().ok()) {
                 self.chain.notify_checkpoint_complete(id)?;
             }
-            while let Some(barrier) = triggers.as_mut().and_then(|t| t.try_recv().ok()) {
+            let mut end_input = false;
+            while let Some(t) = triggers.as_mut().and_then(|t| t.try_recv().ok()) {
                 let position = source_position(reader.as_ref());
-                self.checkpoint(barrier, Some(position), Duration::ZERO)
+                self.checkpoint(t.barrier, Some(position), Duration::ZERO)
                     .await?;
+                end_input |= t.end_input;
+            }
+            if end_input {
+                // Stop with drain: the input ends at the savepoint's position.
+                break;
             }
             let event = reader.poll()?;
             metrics
@@ -131,17 +137,20 @@ impl StreamTask {
                     self.apply_valve_outputs(outputs).await?;
                     let mut cancel = self.cancel.clone();
                     tokio::select! {
-                            _ = tokio::time::sleep(d.min(TIMER_POLL_INTERVAL)) => {}
-                            _ = cancel.changed() => return Err(RuntimeError::Cancelled),
-                        Some(id) = next_in(&mut completions) => {
-                            self.chain.notify_checkpoint_complete(id)?;
+                        _ = tokio::time::sleep(d.min(TIMER_POLL_INTERVAL)) => {}
+                        _ = cancel.changed() => return Err(RuntimeError::Cancelled),
+                    Some(id) = next_in(&mut completions) => {
+                        self.chain.notify_checkpoint_complete(id)?;
+                    }
+                    Some(t) = next_in(&mut triggers) => {
+                        let position = source_position(reader.as_ref());
+                        self.checkpoint(t.barrier, Some(position), Duration::ZERO)
+                            .await?;
+                        if t.end_input {
+                            break;
                         }
-                            Some(barrier) = next_in(&mut triggers) => {
-                                let position = source_position(reader.as_ref());
-                    self.checkpoint(barrier, Some(position), Duration::ZERO)
-                        .await?;
-                            }
-                        }
+                    }
+                    }
                 }
                 SourceEvent::SplitFinished { split } => {
                     let outputs = wm.split_finished(split);

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use eddy_api::rpc::{SubtaskMetricsReport, SubtaskReport};
 use tokio::sync::{mpsc, watch};
 
-use crate::runtime::message::CheckpointBarrier;
+use crate::runtime::checkpoint::SourceTrigger;
 
 use crate::runtime::metrics::SubtaskMetrics;
 
@@ -108,7 +108,7 @@ pub struct Attempt {
     pub subtasks: Vec<Arc<LocalSubtask>>,
     pub cancel: watch::Sender<bool>,
     /// Checkpoint barrier queues of the local source subtasks.
-    pub triggers: Vec<((usize, u32), mpsc::Sender<CheckpointBarrier>)>,
+    pub triggers: Vec<((usize, u32), mpsc::Sender<SourceTrigger>)>,
     /// Checkpoint-complete queues of the local subtasks (two-phase-commit sinks commit).
     pub completions: Vec<mpsc::Sender<u64>>,
 }

@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status};
 
 use crate::exchange::{ExchangeClient, ExchangeServer};
 use crate::graph::JobGraph;
+use crate::runtime::checkpoint::SourceTrigger;
 use crate::runtime::deployment::{Location, Placement, RemoteExchange, start};
 use crate::runtime::executor::ExecutionConfig;
 use crate::runtime::message::CheckpointBarrier;
@@ -108,9 +109,13 @@ impl TaskExecutor for TaskExecutorService {
             timestamp_ms: r.timestamp_ms,
         };
         let mut sources = 0;
+        let trigger = SourceTrigger {
+            barrier,
+            end_input: r.end_input,
+        };
         for (_, tx) in &attempt.triggers {
             // A source that ended or is far behind misses this checkpoint (it expires).
-            if tx.try_send(barrier).is_ok() {
+            if tx.try_send(trigger).is_ok() {
                 sources += 1;
             }
         }
