@@ -50,6 +50,9 @@ pub fn BarChart(
     testid: &'static str,
     title: &'static str,
     format: fn(f64) -> String,
+    /// Under the title, e.g. the time span the bars cover.
+    #[prop(optional, into)]
+    subtitle: String,
 ) -> impl IntoView {
     if points.is_empty() {
         return view! {
@@ -104,7 +107,9 @@ pub fn BarChart(
         .collect_view();
     view! {
         <figure class="chart" data-testid=testid>
-            <figcaption>{title}</figcaption>
+            <figcaption>
+                {title} <span class="chart-subtitle">{subtitle}</span>
+            </figcaption>
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=title preserveAspectRatio="xMidYMid meet">
                 {ticks}
                 {bars}

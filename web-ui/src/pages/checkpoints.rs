@@ -105,6 +105,21 @@ fn Checkpoints(id: String, stats: CheckpointsResponse) -> impl IntoView {
             ),
         })
         .collect();
+    let span = match (ended.first(), ended.last()) {
+        (Some(first), Some(last)) => {
+            let (from, to) = (
+                utc_timestamp(first.trigger_time),
+                utc_timestamp(last.trigger_time),
+            );
+            // The same day: the end's time alone.
+            let to = match (from.get(..10), to.get(..10), to.get(11..)) {
+                (Some(a), Some(b), Some(time)) if a == b => time.to_string(),
+                _ => to,
+            };
+            format!("checkpoints {}–{}, {from} → {to}", first.id, last.id)
+        }
+        _ => String::new(),
+    };
     view! {
         <div class="stats" data-testid="checkpoint-counts">
             <Count label="Completed" value=counts.completed testid="count-completed" />
@@ -122,8 +137,20 @@ fn Checkpoints(id: String, stats: CheckpointsResponse) -> impl IntoView {
         <Summary stats=stats.clone() />
         <h2>"Over time"</h2>
         <div class="charts">
-            <BarChart points=duration_points testid="chart-duration" title="End-to-end duration" format=duration_axis />
-            <BarChart points=size_points testid="chart-size" title="State size" format=bytes_axis />
+            <BarChart
+                points=duration_points
+                testid="chart-duration"
+                title="End-to-end duration"
+                format=duration_axis
+                subtitle=span.clone()
+            />
+            <BarChart
+                points=size_points
+                testid="chart-size"
+                title="State size"
+                format=bytes_axis
+                subtitle=span
+            />
         </div>
         <h2>"History"</h2>
         <History job_id=id history=stats.history />
