@@ -551,8 +551,20 @@ async fn job_actions(browser: &Browser, s: &Standalone) -> anyhow::Result<()> {
     .await?;
     browser.screenshot_full_page("job-savepoint").await?;
 
-    // Stop with a savepoint: the job finishes.
+    // Stop with a savepoint, draining: the job finishes.
     confirm_action(browser, "stop-job").await?;
+    click(browser, "[data-testid='stop-drain']").await?;
+    wait_for("drain ticked", WAIT, || async {
+        let checked = browser
+            .client
+            .find(Locator::Css("[data-testid='stop-drain']"))
+            .await?
+            .prop("checked")
+            .await?;
+        Ok((checked.as_deref() == Some("true")).then_some(()))
+    })
+    .await?;
+    browser.screenshot("job-stop-confirm").await?;
     click(browser, "[data-testid='confirm']").await?;
     wait_attr(
         browser,

@@ -89,11 +89,12 @@ pub async fn trigger_savepoint(id: String) -> Result<SavepointTriggerResponse, A
     .await
 }
 
-/// `POST /api/v1/jobs/{id}/stop`: stop with a savepoint.
-pub async fn stop_job(id: String) -> Result<SavepointTriggerResponse, ApiError> {
+/// `POST /api/v1/jobs/{id}/stop`: stop with a savepoint; `drain` (Flink's `--drain`)
+/// ends the sources after it so pending windows fire before the job finishes.
+pub async fn stop_job(id: String, drain: bool) -> Result<SavepointTriggerResponse, ApiError> {
     post_json(
         &format!("/api/v1/jobs/{}/stop", encode_segment(&id)),
-        &serde_json::json!({}),
+        &serde_json::json!({ "drain": drain }),
     )
     .await
 }

@@ -67,6 +67,8 @@ pub struct ActionState {
     /// (what, trigger id) of the last savepoint operation started here.
     operation: RwSignal<Option<(Action, String)>>,
     parallelism: RwSignal<String>,
+    /// Stop with `drain`.
+    drain: RwSignal<bool>,
 }
 
 impl ActionState {
@@ -77,6 +79,7 @@ impl ActionState {
             error: RwSignal::new(None),
             operation: RwSignal::new(None),
             parallelism: RwSignal::new(String::new()),
+            drain: RwSignal::new(false),
         }
     }
 }
@@ -89,6 +92,7 @@ impl ActionState {
         self.error.set(None);
         self.operation.set(None);
         self.parallelism.set(String::new());
+        self.drain.set(false);
     }
 }
 
@@ -115,6 +119,7 @@ pub fn JobActions(
         error,
         operation,
         parallelism: new_parallelism,
+        drain,
     } = state;
     let button = move |action: Action, enabled: bool, class: &'static str| {
         view! {
@@ -153,7 +158,7 @@ pub fn JobActions(
             spawn_local(async move {
                 let started: Result<Option<SavepointTriggerResponse>, ApiError> = match action {
                     Action::Savepoint => api::trigger_savepoint(id).await.map(Some),
-                    Action::Stop => api::stop_job(id).await.map(Some),
+                    Action::Stop => api::stop_job(id, drain.get_untracked()).await.map(Some),
                     Action::Rescale => api::rescale_job(id, rescale_to.unwrap_or(1))
                         .await
                         .map(Some),
@@ -189,6 +194,19 @@ pub fn JobActions(
                 </label>
             }
         });
+        let drain_field = (action == Action::Stop).then(|| {
+            view! {
+                <label class="inline-field">
+                    <input
+                        type="checkbox"
+                        data-testid="stop-drain"
+                        prop:checked=move || drain.get()
+                        on:change=move |ev| drain.set(event_target_checked(&ev))
+                    />
+                    "Drain: end the sources after the savepoint, fire pending windows, then finish"
+                </label>
+            }
+        });
         let confirm = confirm.clone();
         Some(view! {
             <div
@@ -200,6 +218,7 @@ pub fn JobActions(
             >
                 <p>{action.question()}</p>
                 {rescale_field}
+                {drain_field}
                 <div class="confirm-buttons">
                     <button
                         type="button"
