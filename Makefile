@@ -41,6 +41,7 @@ test: deps postgres
 	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo build --workspace
 	EDDY_TEST_POSTGRES_URL="$$(./scripts/postgres-up.sh)" CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" \
 		cargo test --workspace --no-fail-fast
+	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo test --manifest-path web-ui/Cargo.toml
 
 ## The runtime benchmark (issue 4): events/s of passthrough, filter, keyed tumbling count.
 bench-runtime: deps

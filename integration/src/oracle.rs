@@ -163,3 +163,50 @@ pub fn check_against_flink(query: &str, parallelisms: &[u32]) {
         );
     }
 }
+
+/// The query's SQL with its file source throttled to `rows_per_second` (so a cluster
+/// run lasts long enough to kill, stop or rescale it midway).
+pub fn throttled_query_sql(
+    query: &str,
+    input: &Path,
+    output: &Path,
+    rows_per_second: u32,
+) -> anyhow::Result<String> {
+    let sql = query_sql(query, input, output)?;
+    let throttled = sql.replace(
+        "'format'    = 'json'",
+        &format!("'format' = 'json', 'scan.rows-per-second' = '{rows_per_second}'"),
+    );
+    if throttled == sql {
+        bail!("{query}.sql has no json source to throttle");
+    }
+    Ok(throttled)
+}
+
+/// Runs `query` on `input` with `eddy run -p PARALLELISM` into `dir/local` and checks
+/// that the sorted rows under `actual` (a cluster's committed output) are the same.
+pub fn assert_same_as_eddy_run(
+    dir: &Path,
+    query: &str,
+    input: &Path,
+    actual: &Path,
+    parallelism: u32,
+) -> anyhow::Result<()> {
+    let local = dir.join("local");
+    let run = crate::eddy_run::eddy_run(
+        dir,
+        &query_sql(query, input, &local)?,
+        &["-p", &parallelism.to_string()],
+    );
+    if run.code != 0 {
+        bail!("eddy run failed: {}", run.stderr);
+    }
+    let (rows, expected) = (collect_sorted(actual)?, collect_sorted(&local)?);
+    if expected.is_empty() {
+        bail!("eddy run wrote no rows");
+    }
+    if rows != expected {
+        bail!("{}", first_difference(&rows, &expected));
+    }
+    Ok(())
+}

@@ -6,8 +6,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use eddy_integration::cluster::{Cluster, status_history, subtasks};
-use eddy_integration::eddy_run::eddy_run;
-use eddy_integration::oracle::{bids_input, collect_sorted, first_difference, query_sql};
+use eddy_integration::oracle::{assert_same_as_eddy_run, bids_input, query_sql};
 use serde_json::{Value, json};
 
 /// An unbounded job: datagen, a filter, blackhole; everything chains into one vertex.
@@ -223,7 +222,7 @@ async fn a_bounded_job_finishes_with_the_output_of_eddy_run() -> anyhow::Result<
     let cluster = Cluster::start(3, 2).await?;
     let input = bids_input(2)?;
     let dir = tempfile::tempdir()?;
-    let (cluster_out, local_out) = (dir.path().join("cluster"), dir.path().join("local"));
+    let cluster_out = dir.path().join("cluster");
     let id = cluster
         .submit(
             &query_sql("tumble_count", &input, &cluster_out)?,
@@ -254,19 +253,7 @@ async fn a_bounded_job_finishes_with_the_output_of_eddy_run() -> anyhow::Result<
         "parallelism 2 over two workers: {job:#}"
     );
 
-    let run = eddy_run(
-        dir.path(),
-        &query_sql("tumble_count", &input, &local_out)?,
-        &["-p", "2"],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let (cluster_rows, local_rows) = (collect_sorted(&cluster_out)?, collect_sorted(&local_out)?);
-    assert!(!local_rows.is_empty());
-    assert!(
-        cluster_rows == local_rows,
-        "{}",
-        first_difference(&cluster_rows, &local_rows)
-    );
+    assert_same_as_eddy_run(dir.path(), "tumble_count", &input, &cluster_out, 2)?;
     // All slots are free again.
     cluster.wait_allocated(0).await?;
     Ok(())

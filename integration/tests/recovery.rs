@@ -4,22 +4,10 @@
 //! output exactly the fault-free output of `eddy run` — no loss, no duplicates.
 
 use eddy_integration::cluster::{Cluster, status_history, subtasks};
-use eddy_integration::eddy_run::eddy_run;
-use eddy_integration::oracle::{bids_input, collect_sorted, first_difference, query_sql};
+use eddy_integration::oracle::{assert_same_as_eddy_run, bids_input, throttled_query_sql};
 use eddy_integration::s3::MotoServer;
 use eddy_integration::{WAIT, get_json, wait_for};
 use serde_json::{Value, json};
-
-/// The oracle query with its file source throttled, so the run lasts several seconds.
-fn throttled(query: &str, input: &std::path::Path, output: &std::path::Path, rate: u32) -> String {
-    let sql = query_sql(query, input, output).unwrap_or_default();
-    let throttled = sql.replace(
-        "'format'    = 'json'",
-        &format!("'format' = 'json', 'scan.rows-per-second' = '{rate}'"),
-    );
-    assert_ne!(sql, throttled, "the query's source options changed");
-    throttled
-}
 
 async fn completed_checkpoints(cluster: &Cluster, id: &str) -> anyhow::Result<u64> {
     let stats = get_json(&format!("{}/api/v1/jobs/{id}/checkpoints", cluster.url)).await?;
@@ -57,10 +45,10 @@ async fn kill_workers_and_compare(
 ) -> anyhow::Result<()> {
     let input = bids_input(2)?;
     let dir = tempfile::tempdir()?;
-    let (cluster_out, local_out) = (dir.path().join("cluster"), dir.path().join("local"));
+    let cluster_out = dir.path().join("cluster");
     let id = cluster
         .submit(
-            &throttled(query, &input, &cluster_out, rate),
+            &throttled_query_sql(query, &input, &cluster_out, rate)?,
             2,
             json!({
                 "checkpoint_interval_ms": interval_ms,
@@ -128,20 +116,7 @@ async fn kill_workers_and_compare(
         );
     }
 
-    let run = eddy_run(
-        dir.path(),
-        &query_sql(query, &input, &local_out)?,
-        &["-p", "2"],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let (cluster_rows, local_rows) = (collect_sorted(&cluster_out)?, collect_sorted(&local_out)?);
-    assert!(!local_rows.is_empty());
-    assert!(
-        cluster_rows == local_rows,
-        "{}",
-        first_difference(&cluster_rows, &local_rows)
-    );
-    Ok(())
+    assert_same_as_eddy_run(dir.path(), query, &input, &cluster_out, 2)
 }
 
 /// A stateless job: the sources' file offsets and the sink's two-phase commit.

@@ -8,8 +8,9 @@ use std::process::Command;
 
 use eddy_integration::cluster::Cluster;
 use eddy_integration::eddy_bin;
-use eddy_integration::eddy_run::eddy_run;
-use eddy_integration::oracle::{bids_input, collect_sorted, first_difference, query_sql};
+use eddy_integration::oracle::{
+    assert_same_as_eddy_run, bids_input, collect_sorted, throttled_query_sql,
+};
 use eddy_integration::{WAIT, get_json, wait_for};
 use serde_json::{Value, json};
 
@@ -37,11 +38,8 @@ async fn stop_with_savepoint_then_resume_gives_the_fault_free_output() -> anyhow
     let cluster = Cluster::start(2, 2).await?;
     let input = bids_input(2)?;
     let dir = tempfile::tempdir()?;
-    let (out, local_out) = (dir.path().join("cluster"), dir.path().join("local"));
-    let sql = query_sql("tumble_count", &input, &out)?.replace(
-        "'format'    = 'json'",
-        "'format' = 'json', 'scan.rows-per-second' = '10000'",
-    );
+    let out = dir.path().join("cluster");
+    let sql = throttled_query_sql("tumble_count", &input, &out, 10_000)?;
     // No periodic checkpoints: savepoints work without them.
     let id = cluster.submit(&sql, 2, json!({})).await?;
     cluster.wait_running(&id).await?;
@@ -131,15 +129,7 @@ async fn stop_with_savepoint_then_resume_gives_the_fault_free_output() -> anyhow
         })
         .await?;
     assert_eq!(job["status"], "FINISHED", "{job:#}");
-    let run = eddy_run(
-        dir.path(),
-        &query_sql("tumble_count", &input, &local_out)?,
-        &["-p", "2"],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let (rows, expected) = (collect_sorted(&out)?, collect_sorted(&local_out)?);
-    assert!(!expected.is_empty());
-    assert!(rows == expected, "{}", first_difference(&rows, &expected));
+    assert_same_as_eddy_run(dir.path(), "tumble_count", &input, &out, 2)?;
 
     // A bad savepoint path is refused at submission.
     let (status, body) = cluster
@@ -160,11 +150,8 @@ async fn rescale_two_three_one_gives_the_fault_free_output() -> anyhow::Result<(
     // would stop checkpoints and savepoints as in Flink before FLIP-147).
     let input = bids_input(3)?;
     let dir = tempfile::tempdir()?;
-    let (out, local_out) = (dir.path().join("cluster"), dir.path().join("local"));
-    let sql = query_sql("tumble_count", &input, &out)?.replace(
-        "'format'    = 'json'",
-        "'format' = 'json', 'scan.rows-per-second' = '8000'",
-    );
+    let out = dir.path().join("cluster");
+    let sql = throttled_query_sql("tumble_count", &input, &out, 8_000)?;
     let id = cluster
         .submit(&sql, 2, json!({"checkpoint_interval_ms": 1000}))
         .await?;
@@ -223,15 +210,7 @@ async fn rescale_two_three_one_gives_the_fault_free_output() -> anyhow::Result<(
         "{history:#?}"
     );
 
-    let run = eddy_run(
-        dir.path(),
-        &query_sql("tumble_count", &input, &local_out)?,
-        &["-p", "2"],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let (rows, expected) = (collect_sorted(&out)?, collect_sorted(&local_out)?);
-    assert!(!expected.is_empty());
-    assert!(rows == expected, "{}", first_difference(&rows, &expected));
+    assert_same_as_eddy_run(dir.path(), "tumble_count", &input, &out, 2)?;
     Ok(())
 }
 
@@ -244,10 +223,7 @@ async fn stop_with_drain_ends_the_sources_and_fires_pending_windows() -> anyhow:
     let input = bids_input(2)?;
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("cluster");
-    let sql = query_sql("tumble_count", &input, &out)?.replace(
-        "'format'    = 'json'",
-        "'format' = 'json', 'scan.rows-per-second' = '5000'",
-    );
+    let sql = throttled_query_sql("tumble_count", &input, &out, 5_000)?;
     let id = cluster.submit(&sql, 2, json!({})).await?;
     cluster.wait_running(&id).await?;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;

@@ -315,6 +315,13 @@ impl FieldGenerator {
     }
 }
 
+/// A datagen subtask's checkpointed position.
+#[derive(serde::Deserialize)]
+struct GenPosition {
+    rows_emitted: u64,
+    remaining: Option<u64>,
+}
+
 /// Generates one subtask's rows (one split); throttled by its wrapper.
 struct DataGenReader {
     schema: SchemaRef,
@@ -343,17 +350,33 @@ impl SourceReader for DataGenReader {
 
     /// Sequences continue after the last row emitted; random fields stay random.
     fn restore_position(&mut self, position: &[u8]) -> Result<()> {
-        #[derive(serde::Deserialize)]
-        struct Position {
-            rows_emitted: u64,
-            remaining: Option<u64>,
-        }
-        let p: Position = super::read_position(position)?;
+        let p: GenPosition = super::read_position(position)?;
         self.rows_emitted = p.rows_emitted;
         self.remaining = p.remaining;
         for g in &mut self.generators {
             g.emitted = p.rows_emitted;
         }
+        Ok(())
+    }
+
+    /// Random rows rescale: only how many rows are left matters, shared anew among the
+    /// subtasks. Sequences are dealt stride-wise by subtask and do not rescale.
+    fn restore_rescaled(&mut self, positions: &[Vec<u8>]) -> Result<()> {
+        if self
+            .generators
+            .iter()
+            .any(|g| matches!(g.spec.kind, FieldKind::Sequence { .. }))
+        {
+            return Err(RuntimeError::CheckpointUnsupported(
+                "rescaling a datagen table with sequence fields".into(),
+            ));
+        }
+        let mut left = Some(0u64);
+        for bytes in positions {
+            let p: GenPosition = super::read_position(bytes)?;
+            left = left.zip(p.remaining).map(|(a, b)| a + b);
+        }
+        self.remaining = left.map(|n| subtask_share(n, self.index, self.parallelism));
         Ok(())
     }
 
@@ -455,6 +478,45 @@ mod tests {
         }
         ids.sort();
         assert_eq!(ids, (1..=100).collect::<Vec<_>>());
+    }
+
+    /// Two subtasks' positions restored into three: the rows left are shared anew, so
+    /// the bounded table keeps its size; a sequence refuses to rescale.
+    #[test]
+    fn random_rows_left_are_shared_anew_when_rescaled() {
+        let src = DataGenSource::new(&opts(&[("number-of-rows", "100000")]), schema()).unwrap();
+        let mut positions = Vec::new();
+        let mut read = 0;
+        for index in 0..2 {
+            let mut reader = src.create_reader(&subtask(index, 2)).unwrap();
+            if let SourceEvent::Batch { batch, .. } = reader.poll().unwrap() {
+                read += batch.num_rows();
+            }
+            positions.push(reader.snapshot_position().unwrap());
+        }
+        for index in 0..3 {
+            let mut reader = src.create_reader(&subtask(index, 3)).unwrap();
+            reader.restore_rescaled(&positions).unwrap();
+            for _ in 0..100_000 {
+                match reader.poll().unwrap() {
+                    SourceEvent::Batch { batch, .. } => read += batch.num_rows(),
+                    SourceEvent::End => break,
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(read, 100_000);
+        let seq = DataGenSource::new(
+            &opts(&[
+                ("fields.id.kind", "sequence"),
+                ("fields.id.start", "1"),
+                ("fields.id.end", "9"),
+            ]),
+            schema(),
+        )
+        .unwrap();
+        let mut reader = seq.create_reader(&subtask(0, 3)).unwrap();
+        assert!(reader.restore_rescaled(&positions).is_err());
     }
 
     #[test]
