@@ -119,20 +119,20 @@ async fn periodic_checkpoints_complete_with_ids_from_raft_and_statistics() -> an
     Ok(())
 }
 
-/// `SET 'execution.checkpointing.interval'` in the script turns checkpoints on; a
-/// session window's state cannot be checkpointed yet: those checkpoints fail with the
+/// `SET 'execution.checkpointing.interval'` in the script turns checkpoints on; an
+/// OVER aggregate's state cannot be checkpointed yet: those checkpoints fail with the
 /// reason, and the job keeps running.
 #[tokio::test]
 async fn unsupported_state_fails_checkpoints_with_the_reason_not_the_job() -> anyhow::Result<()> {
     let cluster = Cluster::start(1, 2).await?;
     let sql = "
 SET 'execution.checkpointing.interval' = '200 ms';
-CREATE TABLE src (k INT, ts AS PROCTIME()) WITH ('connector' = 'datagen', 'rows-per-second' = '500',
-  'fields.k.min' = '1', 'fields.k.max' = '5');
+CREATE TABLE src (k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
+  'connector' = 'datagen', 'rows-per-second' = '500', 'fields.k.min' = '1', 'fields.k.max' = '5');
 CREATE TABLE snk (k INT, c BIGINT) WITH ('connector' = 'blackhole');
-INSERT INTO snk SELECT k, COUNT(*)
-FROM TABLE(SESSION(TABLE src PARTITION BY k, DESCRIPTOR(ts), INTERVAL '1' SECOND))
-GROUP BY k, window_start, window_end;
+INSERT INTO snk SELECT k,
+  COUNT(*) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+FROM src;
 ";
     let id = cluster.submit(sql, 1, json!({})).await?;
     cluster.wait_running(&id).await?;

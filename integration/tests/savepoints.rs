@@ -20,6 +20,15 @@ async fn post(url: &str, body: Value) -> anyhow::Result<(u16, Value)> {
     Ok((status, r.json().await.unwrap_or(Value::Null)))
 }
 
+/// Whether a status change's detail satisfies `want`.
+fn has_detail(job: &Value, want: impl Fn(&str) -> bool) -> bool {
+    job["status_history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|h| h["detail"].as_str().is_some_and(&want))
+}
+
 /// Polls a savepoint operation until it ended; returns its status.
 async fn wait_operation(cluster: &Cluster, id: &str, trigger: &str) -> anyhow::Result<Value> {
     wait_for("the savepoint operation to end", WAIT, || async {
@@ -63,17 +72,12 @@ async fn stop_with_savepoint_then_resume_gives_the_fault_free_output() -> anyhow
     assert_eq!(op["stop"], true);
     let location = op["location"].as_str().unwrap_or_default().to_string();
     assert!(std::path::Path::new(&location).is_dir(), "{op:#}");
-    let job = cluster
+    // The status history comes from the store, a moment after the live status.
+    cluster
         .wait_job(&id, "job finished by the stop", |j| {
-            j["status"] == "FINISHED"
+            j["status"] == "FINISHED" && has_detail(j, |d| d.contains(&location))
         })
         .await?;
-    let stopped = job["status_history"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|h| h["detail"].as_str().is_some_and(|d| d.contains(&location)));
-    assert!(stopped, "{job:#}");
     let stats = get_json(&format!("{}/api/v1/jobs/{id}/checkpoints", cluster.url)).await?;
     assert_eq!(
         stats["latest"]["savepoint"]["is_savepoint"], true,
@@ -100,17 +104,11 @@ async fn stop_with_savepoint_then_resume_gives_the_fault_free_output() -> anyhow
     let resumed = cluster
         .submit(&sql, 2, json!({"savepoint_path": location}))
         .await?;
-    let job = cluster.wait_running(&resumed).await?;
-    let restored = job["status_history"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|h| {
-            h["detail"]
-                .as_str()
-                .is_some_and(|d| d.starts_with("restored from savepoint"))
-        });
-    assert!(restored, "{job:#}");
+    cluster
+        .wait_job(&resumed, "running, restored from the savepoint", |j| {
+            j["status"] == "RUNNING" && has_detail(j, |d| d.starts_with("restored from savepoint"))
+        })
+        .await?;
 
     // The CLI takes a savepoint of the running job and waits for it.
     let cli = Command::new(eddy_bin())
@@ -238,20 +236,11 @@ async fn stop_with_drain_ends_the_sources_and_fires_pending_windows() -> anyhow:
     );
     let job = cluster
         .wait_job(&id, "the drained job finished", |j| {
-            j["status"] == "FINISHED" || j["status"] == "FAILED"
+            (j["status"] == "FINISHED" && has_detail(j, |d| d.ends_with("(drained)")))
+                || j["status"] == "FAILED"
         })
         .await?;
     assert_eq!(job["status"], "FINISHED", "{job:#}");
-    let drained = job["status_history"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|h| {
-            h["detail"]
-                .as_str()
-                .is_some_and(|d| d.ends_with("(drained)"))
-        });
-    assert!(drained, "{job:#}");
     // cnt is the 4th column: its sum is the rows read before the stop, every window
     // fired (none is left pending), fewer than the whole input.
     let rows = collect_sorted(&out)?;

@@ -132,17 +132,12 @@ impl Shared {
         }
     }
 
-    /// Moves a job to `status`: in memory, in the store, and as an event.
+    /// Moves a job to `status`: in the store, then in memory (so a reader that sees the
+    /// status finds it in the status history too), and as an event.
     async fn set_status(&self, job: &SharedJob, status: JobStatus, detail: &str) {
         let (id, attempt, at) = {
-            let mut j = job.lock();
-            let at = now_ms();
-            j.status = status;
-            j.reason = (!detail.is_empty()).then(|| detail.to_string());
-            if status.is_terminal() {
-                j.end_time = Some(at);
-            }
-            (j.id.clone(), j.attempt, at)
+            let j = job.lock();
+            (j.id.clone(), j.attempt, now_ms())
         };
         tracing::info!(job_id = %id, attempt, %status, detail, "job status");
         let term = self.raft.term();
@@ -152,6 +147,14 @@ impl Shared {
             .await
         {
             tracing::error!(job_id = %id, error = %e, "cannot record the job's status");
+        }
+        {
+            let mut j = job.lock();
+            j.status = status;
+            j.reason = (!detail.is_empty()).then(|| detail.to_string());
+            if status.is_terminal() {
+                j.end_time = Some(at);
+            }
         }
         let _ = self.events.send(Event::JobStatusChanged {
             job_id: id,

@@ -32,11 +32,23 @@ pub struct SlicingWindows {
 
 pub type WindowAggregateOperator = WindowOperator<SlicingWindows>;
 
-fn state_key(scratch: &mut Vec<u8>, key: &[u8], start: Timestamp, end: Timestamp) {
+pub(super) fn state_key(scratch: &mut Vec<u8>, key: &[u8], start: Timestamp, end: Timestamp) {
     scratch.clear();
     scratch.extend_from_slice(key);
     scratch.extend_from_slice(&start.to_be_bytes());
     scratch.extend_from_slice(&end.to_be_bytes());
+}
+
+/// State keys `key ++ start ++ end` for the state browser: the key's columns, and the
+/// window as `[start, end)`.
+pub(super) fn describe_windows(keys: &KeyEncoder, state_keys: &[&[u8]]) -> Result<[ArrayRef; 2]> {
+    let plain: Vec<&[u8]> = state_keys.iter().map(|k| split_state_key(k).0).collect();
+    let starts = state_keys.iter().map(|k| split_state_key(k).1);
+    let ends = state_keys.iter().map(|k| window_end(k));
+    Ok([
+        keyed_snapshot::key_texts(keys, &plain)?,
+        window_texts(starts, ends)?,
+    ])
 }
 
 /// Windows as `[start, end)` text, timestamps as Flink prints them.
@@ -58,13 +70,13 @@ fn window_texts(
 }
 
 /// The window end at the tail of a state key.
-fn window_end(k: &[u8]) -> Timestamp {
+pub(super) fn window_end(k: &[u8]) -> Timestamp {
     let mut end = [0u8; 8];
     end.copy_from_slice(&k[k.len() - 8..]);
     i64::from_be_bytes(end)
 }
 
-fn split_state_key(k: &[u8]) -> (&[u8], Timestamp) {
+pub(super) fn split_state_key(k: &[u8]) -> (&[u8], Timestamp) {
     let (key, tail) = k.split_at(k.len() - 16);
     let mut start = [0u8; 8];
     start.copy_from_slice(&tail[..8]);
@@ -166,15 +178,7 @@ impl WindowKind for SlicingWindows {
     /// The state key is the key's bytes, then the window's start and end: the browser
     /// sees the key's columns and the window as `[start, end)`.
     fn snapshot(&self, st: &WindowState<u32>, keys: &KeyEncoder, _name: &str) -> Result<Vec<u8>> {
-        let describe = |state_keys: &[&[u8]]| -> Result<[ArrayRef; 2]> {
-            let plain: Vec<&[u8]> = state_keys.iter().map(|k| split_state_key(k).0).collect();
-            let starts = state_keys.iter().map(|k| split_state_key(k).1);
-            let ends = state_keys.iter().map(|k| window_end(k));
-            Ok([
-                keyed_snapshot::key_texts(keys, &plain)?,
-                window_texts(starts, ends)?,
-            ])
-        };
+        let describe = |state_keys: &[&[u8]]| describe_windows(keys, state_keys);
         keyed_snapshot::snapshot_slots(&st.keyed, &describe)
     }
 

@@ -16,8 +16,11 @@ use arrow::datatypes::SchemaRef;
 
 use super::WindowAggregateSpec;
 use super::base::{DueWindow, WindowKind, WindowOperator, WindowState};
+use super::operator;
 use crate::operators::aggregate::{AggregateSet, PreparedInput};
-use crate::operators::keys::EncodedKeys;
+use crate::operators::keyed_input::KeyedAggregates;
+use crate::operators::keyed_snapshot;
+use crate::operators::keys::{EncodedKeys, KeyEncoder};
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::message::Timestamp;
 use crate::state::table::StateTable;
@@ -172,5 +175,59 @@ impl WindowKind for SessionWindows {
             due.push((key.clone(), start, end, slot));
         }
         Ok(())
+    }
+
+    /// One entry per pending session, keyed `key ++ start ++ end` as the slicing
+    /// windows' (the same snapshot format, the same browser view).
+    fn snapshot(
+        &self,
+        st: &WindowState<Vec<Session>>,
+        keys: &KeyEncoder,
+        _name: &str,
+    ) -> Result<Vec<u8>> {
+        let mut owned: Vec<(u32, Vec<u8>, u32)> = Vec::new();
+        for (kg, key, sessions) in st.keyed.table.iter() {
+            for &(start, end, slot) in sessions {
+                let mut state_key = Vec::with_capacity(key.len() + 16);
+                operator::state_key(&mut state_key, key, start, end);
+                owned.push((kg, state_key, slot));
+            }
+        }
+        let entries = owned
+            .iter()
+            .map(|(kg, key, slot)| (*kg, key.as_slice(), *slot, None));
+        let describe = |state_keys: &[&[u8]]| operator::describe_windows(keys, state_keys);
+        keyed_snapshot::write_entries(&st.keyed.aggs, entries, false, &describe)
+    }
+
+    /// Each session goes back to its key's sorted list, and into the firing index.
+    fn restore(
+        &self,
+        st: &mut WindowState<Vec<Session>>,
+        bytes: &[u8],
+        _name: &str,
+    ) -> Result<usize> {
+        let WindowState { keyed, index } = st;
+        let KeyedAggregates { aggs, table } = keyed;
+        let range = table.range();
+        keyed_snapshot::read_entries(aggs, range, bytes, false, |(kg, state_key, slot, _)| {
+            if state_key.len() < 16 {
+                return Err(RuntimeError::Graph(
+                    "session state snapshot: a key without its session".into(),
+                ));
+            }
+            let (key, start) = operator::split_state_key(state_key);
+            let end = operator::window_end(state_key);
+            let key = key.to_vec();
+            let session = (start, end, slot);
+            let known = table.update(kg, &key, |list| {
+                let at = list.partition_point(|s| s.0 < start);
+                list.insert(at, session);
+            })?;
+            if known.is_none() {
+                table.insert(kg, key.clone(), vec![session])?;
+            }
+            index.add(end, kg, &key)
+        })
     }
 }

@@ -410,15 +410,24 @@ fn window_state_snapshot_restores_by_key_group_into_a_rescaled_job() {
         a.push(AggregateSpec::new(AggregateKind::Min, Some(1), "min_price"));
         a
     };
-    let make = || {
-        operator(
-            WindowAssigner::tumble(10_000).unwrap(),
-            EVENT,
-            vec![0],
-            aggs(),
-        )
-    };
-    let rows: Vec<(i64, i64, i64)> = (0..200).map(|i| (i % 17, i * 3, i * 97)).collect();
+    let assigners = [
+        WindowAssigner::tumble(10_000).unwrap(),
+        WindowAssigner::session(2_000).unwrap(),
+    ];
+    for assigner in assigners {
+        restores_by_key_group(assigner, aggs());
+    }
+}
+
+/// Snapshot after 120 of 200 rows, restore into two subtasks of half the key groups
+/// each, finish: the windows fired equal those of one uninterrupted operator.
+fn restores_by_key_group(assigner: WindowAssigner, aggs: Vec<AggregateSpec>) {
+    let make = || operator(assigner, EVENT, vec![0], aggs.clone());
+    // A key's rows are 1649 ms apart, with a 5 s pause every 40 rows: sessions merge
+    // within a stretch and a key has several.
+    let rows: Vec<(i64, i64, i64)> = (0..200)
+        .map(|i| (i % 17, i * 3, i * 97 + (i / 40) * 5_000))
+        .collect();
     let ctx = context(ManualClock::new(0));
 
     let mut reference = make();
@@ -460,7 +469,7 @@ fn window_state_snapshot_restores_by_key_group_into_a_rescaled_job() {
         op.finish(&ctx, &mut out).unwrap();
         fired.extend(drain(&mut out).0);
     }
-    assert_eq!(sorted(fired), expected);
+    assert_eq!(sorted(fired), expected, "{assigner:?}");
     let garbage = make().restore_state(b"not a snapshot");
     assert!(garbage.is_ok(), "kept until open");
     let mut op = make();
