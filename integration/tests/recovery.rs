@@ -58,14 +58,17 @@ async fn kill_workers_and_compare(
         )
         .await?;
     let mut victims = Vec::new();
-    for kill in 0..kills {
+    // Each kill waits for an attempt newer than the one the previous kill hit.
+    let mut killed_attempt = 0;
+    for _ in 0..kills {
         let job = cluster
             .wait_job(&id, "every subtask running", |j| {
                 j["status"] == "RUNNING"
-                    && j["attempt"].as_u64() == Some(kill as u64 + 1)
+                    && j["attempt"].as_u64() > Some(killed_attempt)
                     && subtasks(j).iter().all(|s| s["status"] == "RUNNING")
             })
             .await?;
+        killed_attempt = job["attempt"].as_u64().unwrap_or(0);
         let before = completed_checkpoints(&cluster, &id).await?;
         wait_for("a further completed checkpoint", WAIT, || async {
             Ok((completed_checkpoints(&cluster, &id).await? > before).then_some(()))
@@ -80,7 +83,10 @@ async fn kill_workers_and_compare(
         })
         .await?;
     assert_eq!(job["status"], "FINISHED", "{job:#}");
-    assert_eq!(job["attempt"].as_u64(), Some(kills as u64 + 1), "{job:#}");
+    // One restart per kill at least: on a loaded machine a worker may also miss its
+    // heartbeats once (declared lost), which is one more restart from a checkpoint.
+    let restarts = job["attempt"].as_u64().unwrap_or(0).saturating_sub(1) as usize;
+    assert!(restarts >= kills, "{job:#}");
     let history = status_history(&job);
     assert!(history.iter().any(|h| h == "RESTARTING"), "{history:?}");
     let restores = job["status_history"]
@@ -94,18 +100,18 @@ async fn kill_workers_and_compare(
         })
         .count();
     assert_eq!(
-        restores, kills,
+        restores, restarts,
         "every restart restored a checkpoint: {job:#}"
     );
     let stats = get_json(&format!("{}/api/v1/jobs/{id}/checkpoints", cluster.url)).await?;
     assert_eq!(
         stats["counts"]["restored"].as_u64(),
-        Some(kills as u64),
+        Some(restarts as u64),
         "{stats:#}"
     );
     // Each killed attempt failed with an exception: the lost worker's, or the exchange
     // failure a surviving subtask saw first.
-    for attempt in 1..=kills as u64 {
+    for attempt in 1..=restarts as u64 {
         assert!(
             job["exceptions"]
                 .as_array()
