@@ -82,13 +82,8 @@ async fn recovery_time(cluster: &mut Cluster) -> anyhow::Result<f64> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let process = cluster
-        .workers
-        .iter_mut()
-        .find(|w| w.output().contains(victim.as_str()))
-        .ok_or_else(|| anyhow::anyhow!("no process for worker {victim}"))?;
     let killed = Instant::now();
-    process.kill9()?;
+    cluster.kill_worker(&victim)?;
     wait_long(cluster, &id, |j| {
         j["status"] == "RUNNING"
             && j["attempt"].as_u64() >= Some(2)

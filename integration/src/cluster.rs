@@ -83,6 +83,18 @@ impl Cluster {
             .collect()
     }
 
+    /// Kills (SIGKILL) the worker process registered as `worker_id`.
+    pub fn kill_worker(&mut self, worker_id: &str) -> anyhow::Result<()> {
+        let Some(process) = self
+            .workers
+            .iter_mut()
+            .find(|w| w.output().contains(worker_id))
+        else {
+            bail!("no worker process is {worker_id}");
+        };
+        process.kill9()
+    }
+
     /// Starts one more worker and waits until the master counts it.
     pub async fn add_worker(&mut self, slots: u32) -> anyhow::Result<()> {
         let name = format!("worker-{}", self.workers.len() + 1);

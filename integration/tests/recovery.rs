@@ -20,14 +20,7 @@ fn kill_worker_of(cluster: &mut Cluster, job: &Value, vertex: usize, index: usiz
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let process = cluster
-        .workers
-        .iter_mut()
-        .find(|w| w.output().contains(victim.as_str()));
-    process
-        .expect("the victim's process")
-        .kill9()
-        .expect("kill -9");
+    cluster.kill_worker(&victim).expect("kill -9 the victim");
     victim
 }
 

@@ -14,7 +14,7 @@ use eddy_api::rpc::{
 use eddy_storage::Location;
 
 use super::Shared;
-use super::savepoints::{self, Rescale, SavepointTrigger};
+use super::savepoints::{self, Rescale, SavepointTrigger, StopMode};
 use super::state::{JobState, exec};
 use crate::raft::Command;
 use crate::registry::now_ms;
@@ -325,7 +325,9 @@ impl CheckpointCoordinator {
             checkpoint_id: id,
             timestamp_ms: row.trigger_time_ms as i64,
             storage_path: row.path.clone(),
-            end_input: savepoint.as_ref().is_some_and(|s| s.drain),
+            end_input: savepoint
+                .as_ref()
+                .is_some_and(|s| s.mode == StopMode::Drain),
         };
         let workers: BTreeSet<String> = job
             .subtasks
@@ -460,16 +462,16 @@ impl CheckpointCoordinator {
                 .await;
         match copied {
             Ok(dir) => {
-                tracing::info!(job_id = %row.job_id, checkpoint_id = row.checkpoint_id, location = %dir, stop = s.stop, "savepoint completed");
+                tracing::info!(job_id = %row.job_id, checkpoint_id = row.checkpoint_id, location = %dir, mode = ?s.mode, "savepoint completed");
                 let location = dir.clone();
                 shared.savepoints.update(&row.job_id, &s.trigger_id, |op| {
                     op.status = savepoints::COMPLETED.into();
                     op.location = Some(location);
                 });
-                if s.drain {
-                    self.drained_at = Some(dir);
-                } else if s.stop {
-                    self.stopped_at = Some((dir, s.rescale.clone()));
+                match s.mode {
+                    StopMode::Run => {}
+                    StopMode::Stop => self.stopped_at = Some((dir, s.rescale.clone())),
+                    StopMode::Drain => self.drained_at = Some(dir),
                 }
             }
             Err(e) => shared.savepoints.fail(
@@ -489,14 +491,14 @@ impl CheckpointCoordinator {
                 break;
             };
             let deleted = match Location::open(&dir) {
-                Ok(location) => location.delete_all().await,
+                Ok(location) => location.delete_all().await.map(|()| location),
                 Err(e) => Err(e),
             };
             match deleted {
-                Ok(()) => {
-                    if let Some(local) = Location::open(&dir).ok().filter(|l| l.is_local()) {
+                Ok(location) => {
+                    if location.is_local() {
                         // A local directory's emptied folder goes too.
-                        let _ = std::fs::remove_dir_all(local.as_str());
+                        let _ = std::fs::remove_dir_all(location.as_str());
                     }
                     tracing::debug!(%job_id, checkpoint_id = old, "subsumed checkpoint deleted")
                 }

@@ -29,11 +29,8 @@ pub struct SavepointTrigger {
     pub trigger_id: String,
     /// The location the savepoint's own directory is created in.
     pub target: String,
-    /// A stop-with-savepoint: the job stops once the savepoint completed.
-    pub stop: bool,
-    /// Stop with drain: the sources end right after the savepoint's barrier and the job
-    /// finishes (pending windows fire), instead of being cancelled at the savepoint.
-    pub drain: bool,
+    /// What the savepoint does to the job.
+    pub mode: StopMode,
     /// A rescale: after the stop the job restarts from the savepoint with this plan.
     pub rescale: Option<Rescale>,
 }
@@ -60,7 +57,8 @@ pub struct Rescale {
 #[derive(Debug, Default)]
 pub struct SavepointOperations {
     operations: Mutex<BTreeMap<(String, String), (u64, SavepointStatus)>>,
-    sequence: Mutex<u64>,
+    /// Numbers operations in trigger order (the oldest ended one is evicted first).
+    sequence: std::sync::atomic::AtomicU64,
 }
 
 impl SavepointOperations {
@@ -75,14 +73,9 @@ impl SavepointOperations {
     /// Registers a new operation; false if `trigger_id` is known for the job already
     /// (a retried request: nothing new is triggered).
     pub fn start(&self, job_id: &str, trigger: &SavepointTrigger) -> bool {
-        let seq = {
-            let mut s = self
-                .sequence
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            *s += 1;
-            *s
-        };
+        let seq = self
+            .sequence
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut ops = self.lock();
         let key = (job_id.to_string(), trigger.trigger_id.clone());
         if ops.contains_key(&key) {
@@ -108,7 +101,7 @@ impl SavepointOperations {
                     location: None,
                     checkpoint_id: None,
                     failure: None,
-                    stop: trigger.stop,
+                    stop: trigger.mode != StopMode::Run,
                 },
             ),
         );
@@ -208,7 +201,6 @@ impl super::JobManager {
         mode: StopMode,
         rescale: Option<Rescale>,
     ) -> Result<Option<SavepointTriggerResponse>, JobError> {
-        let stop = mode != StopMode::Run;
         if trigger_id
             .as_ref()
             .is_some_and(|t| t.is_empty() || t.chars().count() > MAX_TRIGGER_ID_CHARS)
@@ -251,8 +243,7 @@ impl super::JobManager {
         let trigger = SavepointTrigger {
             trigger_id: trigger_id.clone(),
             target,
-            stop,
-            drain: mode == StopMode::Drain,
+            mode,
             rescale,
         };
         if self.shared.savepoints.start(id, &trigger)
@@ -267,7 +258,7 @@ impl super::JobManager {
                 "the job ended before the savepoint started",
             );
         }
-        tracing::info!(job_id = %id, %trigger_id, stop, "savepoint requested");
+        tracing::info!(job_id = %id, %trigger_id, ?mode, "savepoint requested");
         Ok(Some(SavepointTriggerResponse { trigger_id }))
     }
 
@@ -308,8 +299,7 @@ mod tests {
         SavepointTrigger {
             trigger_id: id.into(),
             target: "/sp".into(),
-            stop: false,
-            drain: false,
+            mode: StopMode::Run,
             rescale: None,
         }
     }

@@ -18,12 +18,19 @@ use super::task::TaskInput;
 /// The checkpoint metadata file the master writes into every completed checkpoint.
 pub const METADATA_FILE: &str = "_metadata";
 
-/// The files of one completed checkpoint or savepoint, by name.
+/// A snapshot's sections: (kind, index in the chain, bytes).
+type Sections = Vec<(u8, u32, Vec<u8>)>;
+
+/// One completed checkpoint or savepoint, read and decoded once per deployment: its
+/// metadata and every snapshot's sections, by file name.
 #[derive(Debug, Clone, Default)]
 pub struct RestoreFiles {
     /// Where they were read from (for messages).
     pub location: String,
-    pub files: BTreeMap<String, Vec<u8>>,
+    /// Vertex id → (name, parallelism the snapshots were taken at); `None` without
+    /// metadata (a directory of an older version: each subtask reads its own snapshot).
+    vertices: Option<BTreeMap<u32, (String, u32)>>,
+    snapshots: BTreeMap<String, Sections>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -38,6 +45,67 @@ struct MetadataVertex {
     parallelism: u32,
 }
 
+impl RestoreFiles {
+    /// Decodes the files of a checkpoint directory (`_metadata` and `VERTEX-SUBTASK`).
+    pub fn decode(location: String, files: BTreeMap<String, Vec<u8>>) -> Result<RestoreFiles> {
+        let corrupt =
+            |file: &str, what: String| RuntimeError::Graph(format!("{location}/{file}: {what}"));
+        let mut vertices = None;
+        let mut snapshots = BTreeMap::new();
+        for (name, bytes) in files {
+            if name == METADATA_FILE {
+                let metadata: Metadata =
+                    serde_json::from_slice(&bytes).map_err(|e| corrupt(&name, e.to_string()))?;
+                vertices = Some(
+                    metadata
+                        .vertices
+                        .into_iter()
+                        .map(|v| (v.id, (v.name, v.parallelism)))
+                        .collect(),
+                );
+            } else {
+                let sections = decode_snapshot(&bytes).map_err(|e| corrupt(&name, e))?;
+                snapshots.insert(name, sections);
+            }
+        }
+        Ok(RestoreFiles {
+            location,
+            vertices,
+            snapshots,
+        })
+    }
+
+    /// The parallelism the vertex's snapshots were taken at (`None`: no metadata).
+    fn snapshot_parallelism(&self, subtask: &RestoredSubtask<'_>) -> Result<Option<u32>> {
+        let Some(vertices) = &self.vertices else {
+            return Ok(None);
+        };
+        let corrupt = |what: String| {
+            RuntimeError::Graph(format!("{}/{METADATA_FILE}: {what}", self.location))
+        };
+        let (name, parallelism) = vertices.get(&(subtask.vertex as u32)).ok_or_else(|| {
+            corrupt(format!(
+                "no vertex {}: the job's graph changed",
+                subtask.vertex
+            ))
+        })?;
+        if name != subtask.name {
+            return Err(corrupt(format!(
+                "vertex {} was '{name}', is '{}': the job's graph changed",
+                subtask.vertex, subtask.name
+            )));
+        }
+        Ok(Some(*parallelism))
+    }
+
+    /// The sections of snapshot `VERTEX-INDEX` (none if that subtask kept no state).
+    fn sections(&self, vertex: usize, index: u32) -> &[(u8, u32, Vec<u8>)] {
+        self.snapshots
+            .get(&format!("{vertex}-{index}"))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The subtask being restored.
 #[derive(Debug)]
 pub struct RestoredSubtask<'a> {
@@ -47,54 +115,6 @@ pub struct RestoredSubtask<'a> {
     pub parallelism: u32,
 }
 
-fn corrupt(files: &RestoreFiles, file: &str, what: impl std::fmt::Display) -> RuntimeError {
-    RuntimeError::Graph(format!("{}/{file}: {what}", files.location))
-}
-
-/// The parallelism the vertex's snapshots were taken at (`None`: no metadata, as in a
-/// directory of an older version; the subtask then reads its own snapshot).
-fn snapshot_parallelism(
-    files: &RestoreFiles,
-    subtask: &RestoredSubtask<'_>,
-) -> Result<Option<u32>> {
-    let Some(bytes) = files.files.get(METADATA_FILE) else {
-        return Ok(None);
-    };
-    let metadata: Metadata =
-        serde_json::from_slice(bytes).map_err(|e| corrupt(files, METADATA_FILE, e))?;
-    let vertex = metadata
-        .vertices
-        .iter()
-        .find(|v| v.id as usize == subtask.vertex)
-        .ok_or_else(|| {
-            corrupt(
-                files,
-                METADATA_FILE,
-                format!("no vertex {}: the job's graph changed", subtask.vertex),
-            )
-        })?;
-    if vertex.name != subtask.name {
-        return Err(corrupt(
-            files,
-            METADATA_FILE,
-            format!(
-                "vertex {} was '{}', is '{}': the job's graph changed",
-                subtask.vertex, vertex.name, subtask.name
-            ),
-        ));
-    }
-    Ok(Some(vertex.parallelism))
-}
-
-/// The sections of snapshot `VERTEX-INDEX` (none if that subtask kept no state).
-fn sections(files: &RestoreFiles, vertex: usize, index: u32) -> Result<Vec<(u8, u32, Vec<u8>)>> {
-    let name = format!("{vertex}-{index}");
-    match files.files.get(&name) {
-        Some(bytes) => decode_snapshot(bytes).map_err(|e| corrupt(files, &name, e)),
-        None => Ok(Vec::new()),
-    }
-}
-
 /// Restores one subtask's source position and operator state from `dir`.
 pub fn restore(
     dir: &RestoreFiles,
@@ -102,7 +122,7 @@ pub fn restore(
     input: &mut Option<TaskInput>,
     operators: &mut [Box<dyn Operator>],
 ) -> Result<()> {
-    let earlier = snapshot_parallelism(dir, subtask)?;
+    let earlier = dir.snapshot_parallelism(subtask)?;
     let rescaled = earlier.is_some_and(|p| p != subtask.parallelism);
     let snapshots: Vec<u32> = match earlier {
         Some(p) if rescaled => (0..p).collect(),
@@ -110,11 +130,11 @@ pub fn restore(
     };
     let mut positions = Vec::new();
     for index in snapshots {
-        for (kind, i, state) in sections(dir, subtask.vertex, index)? {
-            match kind {
-                SECTION_POSITION => positions.push(state),
-                SECTION_OPERATOR => match operators.get_mut(i as usize) {
-                    Some(op) => op.restore_state(&state)?,
+        for (kind, i, state) in dir.sections(subtask.vertex, index) {
+            match *kind {
+                SECTION_POSITION => positions.push(state.clone()),
+                SECTION_OPERATOR => match operators.get_mut(*i as usize) {
+                    Some(op) => op.restore_state(state)?,
                     None => {
                         return Err(RuntimeError::Graph(format!(
                             "{}: state for operator {i} of a chain of {}",

@@ -12,7 +12,9 @@ use tokio::sync::watch;
 
 use super::chain::{ChainOutput, OperatorChain};
 use super::channel::InputGate;
-use super::checkpoint::{Alignment, BarrierAligner, TaskCheckpointing, encode_snapshot};
+use super::checkpoint::{
+    Alignment, BarrierAligner, SourceTrigger, TaskCheckpointing, encode_snapshot,
+};
 use super::error::{Result, RuntimeError};
 use super::message::{CheckpointBarrier, MAX_WATERMARK, Message, Timestamp, WatermarkStatus};
 use super::metrics::SubtaskMetrics;
@@ -105,10 +107,9 @@ impl StreamTask {
             }
             let mut end_input = false;
             while let Some(t) = triggers.as_mut().and_then(|t| t.try_recv().ok()) {
-                let position = source_position(reader.as_ref());
-                self.checkpoint(t.barrier, Some(position), Duration::ZERO)
+                end_input |= self
+                    .inject_barrier(t, source_position(reader.as_ref()))
                     .await?;
-                end_input |= t.end_input;
             }
             if end_input {
                 // Stop with drain: the input ends at the savepoint's position.
@@ -139,17 +140,15 @@ impl StreamTask {
                     tokio::select! {
                         _ = tokio::time::sleep(d.min(TIMER_POLL_INTERVAL)) => {}
                         _ = cancel.changed() => return Err(RuntimeError::Cancelled),
-                    Some(id) = next_in(&mut completions) => {
-                        self.chain.notify_checkpoint_complete(id)?;
-                    }
-                    Some(t) = next_in(&mut triggers) => {
-                        let position = source_position(reader.as_ref());
-                        self.checkpoint(t.barrier, Some(position), Duration::ZERO)
-                            .await?;
-                        if t.end_input {
-                            break;
+                        Some(id) = next_in(&mut completions) => {
+                            self.chain.notify_checkpoint_complete(id)?;
                         }
-                    }
+                        Some(t) = next_in(&mut triggers) => {
+                            if self.inject_barrier(t, source_position(reader.as_ref())).await? {
+                                // Stop with drain.
+                                break;
+                            }
+                        }
                     }
                 }
                 SourceEvent::SplitFinished { split } => {
@@ -161,6 +160,18 @@ impl StreamTask {
         }
         // End of a bounded input: the final watermark fires every event-time timer.
         self.advance_watermark(MAX_WATERMARK).await
+    }
+
+    /// Injects a source trigger's barrier with the reader's `position`; true when the
+    /// input ends right after it (stop with drain).
+    async fn inject_barrier(
+        &mut self,
+        trigger: SourceTrigger,
+        position: std::result::Result<Vec<u8>, String>,
+    ) -> Result<bool> {
+        self.checkpoint(trigger.barrier, Some(position), Duration::ZERO)
+            .await?;
+        Ok(trigger.end_input)
     }
 
     async fn run_channels(

@@ -174,7 +174,15 @@ impl TaskExecutorService {
         }
         let restore = match request.restore_path.as_str() {
             "" => None,
-            location => Some(read_restore_files(location).await?),
+            location => {
+                let local: std::collections::BTreeSet<u32> = request
+                    .assignments
+                    .iter()
+                    .filter(|a| a.worker_id == self.worker_id)
+                    .map(|a| a.vertex)
+                    .collect();
+                Some(read_restore_files(location, &local).await?)
+            }
         };
         let mut placement = self.placement(&graph, &request)?;
         placement.restore = restore;
@@ -317,14 +325,27 @@ impl TaskExecutorService {
     }
 }
 
-/// Reads a checkpoint's (or savepoint's) files to restore from, at most
-/// [`MAX_RESTORE_BYTES`] of them.
-async fn read_restore_files(location: &str) -> Result<RestoreFiles, Status> {
+/// Reads the files of a checkpoint (or savepoint) this worker restores from: its
+/// metadata and the snapshots `VERTEX-SUBTASK` of the vertices with local subtasks (all
+/// of a vertex's: a rescaled subtask reads every earlier one), at most
+/// [`MAX_RESTORE_BYTES`].
+async fn read_restore_files(
+    location: &str,
+    local_vertices: &std::collections::BTreeSet<u32>,
+) -> Result<RestoreFiles, Status> {
     let unavailable = |e: eddy_storage::StorageError| {
         Status::failed_precondition(format!("reading the checkpoint to restore failed: {e}"))
     };
     let dir = StorageLocation::open(location).map_err(unavailable)?;
-    let listed = dir.list().await.map_err(unavailable)?;
+    let wanted = |name: &str| {
+        name == crate::runtime::restore::METADATA_FILE
+            || name
+                .split_once('-')
+                .and_then(|(vertex, _)| vertex.parse::<u32>().ok())
+                .is_some_and(|v| local_vertices.contains(&v))
+    };
+    let mut listed = dir.list().await.map_err(unavailable)?;
+    listed.retain(|(name, _)| wanted(name));
     let total: u64 = listed.iter().map(|(_, size)| size).sum();
     if total > MAX_RESTORE_BYTES {
         return Err(Status::resource_exhausted(format!(
@@ -337,10 +358,8 @@ async fn read_restore_files(location: &str) -> Result<RestoreFiles, Status> {
             files.insert(name, bytes.to_vec());
         }
     }
-    Ok(RestoreFiles {
-        location: location.to_string(),
-        files,
-    })
+    RestoreFiles::decode(location.to_string(), files)
+        .map_err(|e| Status::failed_precondition(format!("the checkpoint to restore: {e}")))
 }
 
 /// The worker's plan must be the master's: same vertices, names and parallelism.
