@@ -12,7 +12,7 @@ BUILD_TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 HTTP ?= 127.0.0.1:8081
 DATA_DIR ?= ./eddy-data
 
-.PHONY: run build test deps web-ui postgres fmt bench-runtime bench-checkpoints
+.PHONY: run build test deps web-ui postgres fmt bench bench-runtime bench-checkpoints
 
 ## Install what is missing (apt packages, wasm target, pinned wasm-bindgen-cli).
 deps:
@@ -42,6 +42,18 @@ test: deps postgres
 	EDDY_TEST_POSTGRES_URL="$$(./scripts/postgres-up.sh)" CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" \
 		cargo test --workspace --no-fail-fast
 	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo test --manifest-path web-ui/Cargo.toml
+
+## Eddy against Apache Flink (issue 9) on the same SQL and input: throughput and peak
+## RSS (blackhole sink), outputs compared (csv sink), latency, standalone vs 2 workers.
+## BENCH_EVENTS=N changes the input size; BENCH_ARGS passes more flags to bench.py.
+BENCH_EVENTS ?= 2000000
+FLINK_BENCH_DIR ?= $(abspath $(CURDIR)/../shared/bench)
+bench: deps
+	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" ./scripts/build-web-ui.sh
+	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo build --release --bin eddy
+	"$(FLINK_BENCH_DIR)/setup_flink.sh"
+	FLINK_BENCH_DIR="$(FLINK_BENCH_DIR)" python3 scripts/bench/bench.py \
+		--eddy "$(TEST_TARGET_DIR)/release/eddy" --events $(BENCH_EVENTS) --cluster --latency $(BENCH_ARGS)
 
 ## The runtime benchmark (issue 4): events/s of passthrough, filter, keyed tumbling count.
 bench-runtime: deps

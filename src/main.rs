@@ -13,6 +13,11 @@ mod sql_planner;
 
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: keyed state and decoding allocate many
+/// small, short-lived objects, which glibc's malloc serves slowly.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches};
 use eddy_control_plane::{Master, MasterConfig};

@@ -9,11 +9,33 @@ use eddy_sql::{PlanOptions, plan_script};
 use eddy_worker::graph::JobGraph;
 use eddy_worker::graph::slot_sharing::SlotPlan;
 use eddy_worker::runtime::executor::{ExecutionConfig, deploy};
+use eddy_worker::runtime::metrics::MetricsSnapshot;
 
 use crate::cli::RunArgs;
 
 /// Exit code for a script that does not plan (bad SQL, unknown connector or option).
 pub const EXIT_INVALID_SQL: u8 = 2;
+
+/// The sinks' latency (`'latency.column'`), the slowest sink subtask's percentiles.
+fn latency_text(subtasks: &[(String, u32, MetricsSnapshot)]) -> String {
+    let summaries: Vec<_> = subtasks
+        .iter()
+        .filter_map(|(_, _, m)| m.sink_latency)
+        .collect();
+    if summaries.is_empty() {
+        return String::new();
+    }
+    let samples: u64 = summaries.iter().map(|s| s.samples).sum();
+    let worst = |f: fn(&eddy_worker::runtime::latency::LatencySummary) -> u64| {
+        summaries.iter().map(f).max().unwrap_or(0)
+    };
+    format!(
+        ", sink latency p50 {} ms, p99 {} ms, max {} ms ({samples} rows)",
+        worst(|s| s.p50_ms),
+        worst(|s| s.p99_ms),
+        worst(|s| s.max_ms)
+    )
+}
 
 pub async fn run(args: RunArgs) -> ExitCode {
     let file = args.file.display().to_string();
@@ -75,15 +97,16 @@ pub async fn run(args: RunArgs) -> ExitCode {
                 .filter(|(v, _, _)| v.starts_with("Source: "))
                 .map(|(_, _, m)| m.records_in)
                 .sum();
-            let sum = |f: fn(&eddy_worker::runtime::metrics::MetricsSnapshot) -> u64| -> u64 {
+            let sum = |f: fn(&MetricsSnapshot) -> u64| -> u64 {
                 result.subtasks.iter().map(|(_, _, m)| f(m)).sum()
             };
             let rows_out = sum(|m| m.sink_records);
             let late = sum(|m| m.late_records_dropped);
             let malformed = sum(|m| m.parse_errors_skipped);
             eprintln!(
-                "eddy run: {rows_in} rows in, {rows_out} rows out, {late} late rows dropped, {malformed} malformed rows skipped, {secs:.2} s ({:.0} rows/s)",
-                rows_in as f64 / secs.max(1e-9)
+                "eddy run: {rows_in} rows in, {rows_out} rows out, {late} late rows dropped, {malformed} malformed rows skipped, {secs:.2} s ({:.0} rows/s){}",
+                rows_in as f64 / secs.max(1e-9),
+                latency_text(&result.subtasks)
             );
             ExitCode::SUCCESS
         }

@@ -102,6 +102,12 @@ pub(crate) fn read_position<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Res
 pub trait Sink: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &str;
     fn create_writer(&self, subtask: &SubtaskInfo) -> Result<Box<dyn SinkWriter>>;
+
+    /// The TIMESTAMP column whose processing-time latency the sink measures
+    /// (`'latency.column'`), if any.
+    fn latency_column(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Writes one subtask's rows. `finish` makes everything written visible (for the

@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use super::format::columns::{Field, field};
@@ -27,7 +28,7 @@ pub const PRINT_OPTIONS: &[&str] = &[
     "standard-error",
     "sink.parallelism",
 ];
-pub const BLACKHOLE_OPTIONS: &[&str] = &["connector", "sink.parallelism"];
+pub const BLACKHOLE_OPTIONS: &[&str] = &["connector", "sink.parallelism", "latency.column"];
 /// Output buffered before it is written out, per writer.
 pub const PRINT_BUFFER_BYTES: usize = 64 * 1024;
 
@@ -179,9 +180,37 @@ impl SinkWriter for PrintWriter {
     }
 }
 
-/// Flink's `blackhole` connector: swallows every row.
+/// Flink's `blackhole` connector: swallows every row. Eddy's addition for benchmarks:
+/// `'latency.column' = 'pt'` names a TIMESTAMP column (e.g. `pt AS PROCTIME()` of the
+/// source table) whose processing-time latency the sink records in its metrics.
 #[derive(Debug, Default)]
-pub struct BlackholeSink;
+pub struct BlackholeSink {
+    latency_column: Option<usize>,
+}
+
+impl BlackholeSink {
+    pub fn new(options: &Options, schema: &SchemaRef) -> Result<BlackholeSink> {
+        let latency_column = match options.get("latency.column") {
+            None => None,
+            Some(name) => {
+                let (i, field) = schema.column_with_name(name).ok_or_else(|| {
+                    RuntimeError::option(
+                        "latency.column",
+                        format!("the sink has no column '{name}'"),
+                    )
+                })?;
+                if !matches!(field.data_type(), DataType::Timestamp(..)) {
+                    return Err(RuntimeError::option(
+                        "latency.column",
+                        format!("'{name}' is {}, not a TIMESTAMP", field.data_type()),
+                    ));
+                }
+                Some(i)
+            }
+        };
+        Ok(BlackholeSink { latency_column })
+    }
+}
 
 impl Sink for BlackholeSink {
     fn name(&self) -> &str {
@@ -189,11 +218,17 @@ impl Sink for BlackholeSink {
     }
 
     fn create_writer(&self, _subtask: &SubtaskInfo) -> Result<Box<dyn SinkWriter>> {
-        Ok(Box::new(BlackholeSink))
+        Ok(Box::new(BlackholeWriter))
+    }
+
+    fn latency_column(&self) -> Option<usize> {
+        self.latency_column
     }
 }
 
-impl SinkWriter for BlackholeSink {
+struct BlackholeWriter;
+
+impl SinkWriter for BlackholeWriter {
     fn write(&mut self, _batch: &RecordBatch) -> Result<()> {
         Ok(())
     }
@@ -298,8 +333,34 @@ mod tests {
 
     #[test]
     fn blackhole_swallows() {
-        let mut w = BlackholeSink.create_writer(&subtask(0, 1)).unwrap();
+        let mut w = BlackholeSink::default()
+            .create_writer(&subtask(0, 1))
+            .unwrap();
         w.write(&batch()).unwrap();
         w.finish().unwrap();
+    }
+
+    #[test]
+    fn blackhole_latency_column_must_be_a_timestamp() {
+        use arrow::datatypes::{Field as ArrowField, Schema, TimeUnit};
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            ArrowField::new("n", DataType::Int64, true),
+            ArrowField::new(
+                "pt",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                false,
+            ),
+        ]));
+        let sink =
+            |column: &str| BlackholeSink::new(&Options::new([("latency.column", column)]), &schema);
+        assert_eq!(sink("pt").unwrap().latency_column(), Some(1));
+        assert!(
+            sink("n")
+                .unwrap_err()
+                .to_string()
+                .contains("not a TIMESTAMP")
+        );
+        assert!(sink("zz").unwrap_err().to_string().contains("no column"));
+        assert_eq!(BlackholeSink::default().latency_column(), None);
     }
 }

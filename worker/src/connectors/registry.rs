@@ -90,7 +90,7 @@ pub fn create_sink(options: &Options, schema: SchemaRef) -> Result<Arc<dyn Sink>
         }
         "blackhole" => {
             options.check_known(BLACKHOLE_OPTIONS, &[])?;
-            Ok(Arc::new(BlackholeSink))
+            Ok(Arc::new(BlackholeSink::new(options, &schema)?))
         }
         other => Err(RuntimeError::option(
             "connector",

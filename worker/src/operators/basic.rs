@@ -111,6 +111,8 @@ impl Operator for ProjectionOperator {
 pub struct SinkOperator {
     name: String,
     writer: Box<dyn SinkWriter>,
+    /// The column whose latency is recorded in the subtask's metrics.
+    latency_column: Option<usize>,
 }
 
 impl SinkOperator {
@@ -118,7 +120,14 @@ impl SinkOperator {
         SinkOperator {
             name: name.into(),
             writer,
+            latency_column: None,
         }
+    }
+
+    /// Records the processing-time latency of `column` (a TIMESTAMP) of every row.
+    pub fn with_latency_column(mut self, column: Option<usize>) -> SinkOperator {
+        self.latency_column = column;
+        self
     }
 }
 
@@ -136,6 +145,14 @@ impl Operator for SinkOperator {
     ) -> Result<()> {
         self.writer.write(&batch)?;
         SubtaskMetrics::add(&ctx.metrics.sink_records, batch.num_rows() as u64);
+        if let Some(column) = self.latency_column {
+            let stamps = batch.columns().get(column).ok_or_else(|| {
+                RuntimeError::Graph(format!("latency column {column} is not in the sink's rows"))
+            })?;
+            ctx.metrics
+                .sink_latency
+                .record(stamps, ctx.clock.now_ms())?;
+        }
         Ok(())
     }
 

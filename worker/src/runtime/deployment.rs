@@ -166,10 +166,10 @@ pub fn start(
                         });
                     }
                     NodeKind::Operator { factory, .. } => operators.push(factory.create(&info)?),
-                    NodeKind::Sink { sink } => operators.push(Box::new(SinkOperator::new(
-                        node.name.clone(),
-                        sink.create_writer(&info)?,
-                    ))),
+                    NodeKind::Sink { sink } => operators.push(Box::new(
+                        SinkOperator::new(node.name.clone(), sink.create_writer(&info)?)
+                            .with_latency_column(sink.latency_column()),
+                    )),
                 }
             }
             if let Some(dir) = &placement.restore {

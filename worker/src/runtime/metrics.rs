@@ -1,11 +1,13 @@
 //! Per-subtask metrics (Flink's task I/O metric group): records and bytes in/out,
 //! current watermark, time spent busy and back-pressured, late records dropped and
-//! malformed records skipped. Plain atomics written by the task, read by anyone.
+//! malformed records skipped, and a sink's end-to-end latency. Plain atomics (and one
+//! histogram) written by the task, read by anyone.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
+use super::latency::{LatencySummary, SinkLatency};
 use super::message::MIN_WATERMARK;
 
 #[derive(Debug)]
@@ -26,6 +28,8 @@ pub struct SubtaskMetrics {
     pub parse_errors_skipped: AtomicU64,
     /// Rows handed to a sink's writer (sink subtasks only).
     pub sink_records: AtomicU64,
+    /// End-to-end latency of the rows a sink measures it for (see [`SinkLatency`]).
+    pub sink_latency: SinkLatency,
     started: Instant,
 }
 
@@ -42,6 +46,7 @@ impl Default for SubtaskMetrics {
             late_records_dropped: AtomicU64::new(0),
             parse_errors_skipped: AtomicU64::new(0),
             sink_records: AtomicU64::new(0),
+            sink_latency: SinkLatency::default(),
             started: Instant::now(),
         }
     }
@@ -62,6 +67,8 @@ pub struct MetricsSnapshot {
     pub late_records_dropped: u64,
     pub parse_errors_skipped: u64,
     pub sink_records: u64,
+    /// Sinks with a latency column: the latency of their rows so far.
+    pub sink_latency: Option<LatencySummary>,
 }
 
 impl SubtaskMetrics {
@@ -88,6 +95,7 @@ impl SubtaskMetrics {
             late_records_dropped: self.late_records_dropped.load(Ordering::Relaxed),
             parse_errors_skipped: self.parse_errors_skipped.load(Ordering::Relaxed),
             sink_records: self.sink_records.load(Ordering::Relaxed),
+            sink_latency: self.sink_latency.summary(),
         }
     }
 }

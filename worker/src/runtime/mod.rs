@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod deployment;
 pub mod error;
 pub mod executor;
+pub mod latency;
 pub mod message;
 pub mod metrics;
 pub mod operator;

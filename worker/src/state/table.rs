@@ -4,6 +4,10 @@
 //! in spirit; keyed state kinds and window operators build on it.
 
 use std::collections::HashMap;
+
+/// Keyed state is hashed per record: a fast non-cryptographic hasher (aHash, randomly
+/// keyed per map) rather than SipHash.
+type StateMap<K, V> = HashMap<K, V, ahash::RandomState>;
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -76,7 +80,7 @@ pub const ENTRY_OVERHEAD: usize = 16;
 #[derive(Debug)]
 pub struct StateTable<K, V> {
     range: KeyGroupRange,
-    groups: Vec<HashMap<K, V>>,
+    groups: Vec<StateMap<K, V>>,
     memory: Arc<MemoryBudget>,
     /// Bytes this table has reserved from `memory`.
     charged: usize,
@@ -87,7 +91,7 @@ impl<K: Hash + Eq + StateSize, V: StateSize> StateTable<K, V> {
     pub fn new(range: KeyGroupRange, memory: Arc<MemoryBudget>) -> Self {
         StateTable {
             range,
-            groups: (0..range.size()).map(|_| HashMap::new()).collect(),
+            groups: (0..range.size()).map(|_| StateMap::default()).collect(),
             memory,
             charged: 0,
             len: 0,

@@ -5,15 +5,19 @@
 
 pub mod columns;
 pub mod csv;
+pub mod decoder;
 pub mod json;
+pub mod json_record;
 pub mod value;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use self::columns::{Cell, ColumnBuilder, check_supported, field};
+use self::columns::{ColumnBuilder, check_supported, field};
 use self::csv::CsvOptions;
+pub use self::decoder::BatchDecoder;
 use self::json::JsonOptions;
+use self::json_record::JsonRecordReader;
 use crate::connectors::options::Options;
 use crate::runtime::error::{Result, RuntimeError};
 
@@ -69,12 +73,12 @@ impl Format {
 
     pub fn decoder(&self, schema: SchemaRef) -> Result<BatchDecoder> {
         self.check_schema(&schema)?;
-        Ok(BatchDecoder {
-            format: self.clone(),
-            builders: new_builders(&schema),
+        Ok(BatchDecoder::new(
+            self.clone(),
+            JsonRecordReader::new(schema.fields().iter().map(|f| f.name().as_str())),
+            new_builders(&schema),
             schema,
-            rows: 0,
-        })
+        ))
     }
 
     /// Appends every row of `batch` to `out`, each line ended by `\n`.
@@ -107,93 +111,6 @@ fn new_builders(schema: &SchemaRef) -> Vec<ColumnBuilder> {
         .iter()
         .map(|f| ColumnBuilder::new(f.data_type(), crate::connectors::MAX_BATCH_ROWS))
         .collect()
-}
-
-/// Collects decoded records into a batch of the table schema.
-#[derive(Debug)]
-pub struct BatchDecoder {
-    format: Format,
-    schema: SchemaRef,
-    builders: Vec<ColumnBuilder>,
-    rows: usize,
-}
-
-impl BatchDecoder {
-    /// Decodes one line. `Ok(true)`: a row was added; `Ok(false)`: nothing to read on
-    /// this line (blank, comment); `Err`: malformed, nothing was added.
-    pub fn decode_line(&mut self, line: &str) -> Result<bool, String> {
-        let cells = match &self.format {
-            Format::Json(o) => {
-                let Some(record) = o.parse_record(line)? else {
-                    return Ok(false);
-                };
-                let mut cells = Vec::with_capacity(self.builders.len());
-                for (f, builder) in self.schema.fields().iter().zip(&self.builders) {
-                    let cell = match record.get(f.name()) {
-                        None if o.fail_on_missing_field => {
-                            return Err(format!("field '{}' is missing", f.name()));
-                        }
-                        None | Some(serde_json::Value::Null) => Cell::Null,
-                        Some(v) => builder
-                            .parse_json(v)
-                            .map_err(|e| format!("field '{}': {e}", f.name()))?
-                            .into_owned(),
-                    };
-                    cells.push(cell);
-                }
-                cells
-            }
-            Format::Csv(o) => {
-                let Some(values) = o.split_record(line)? else {
-                    return Ok(false);
-                };
-                if values.len() < self.builders.len() {
-                    return Err(format!(
-                        "row length mismatch: {} fields expected but was {}",
-                        self.builders.len(),
-                        values.len()
-                    ));
-                }
-                let mut cells = Vec::with_capacity(self.builders.len());
-                for ((f, builder), (text, quoted)) in
-                    self.schema.fields().iter().zip(&self.builders).zip(values)
-                {
-                    let is_string = matches!(builder, ColumnBuilder::Utf8 { .. });
-                    let cell = if o.is_null(&text, quoted) || (!is_string && text.trim().is_empty())
-                    {
-                        Cell::Null
-                    } else {
-                        builder
-                            .parse_text(&text)
-                            .map_err(|e| format!("field '{}': {e}", f.name()))?
-                            .into_owned()
-                    };
-                    cells.push(cell);
-                }
-                cells
-            }
-        };
-        for (builder, cell) in self.builders.iter_mut().zip(cells) {
-            builder.push(cell);
-        }
-        self.rows += 1;
-        Ok(true)
-    }
-
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// The rows decoded since the last call, as one batch.
-    pub fn finish(&mut self) -> Result<RecordBatch> {
-        let columns = self
-            .builders
-            .iter_mut()
-            .map(ColumnBuilder::finish)
-            .collect::<Result<Vec<_>>>()?;
-        self.rows = 0;
-        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
-    }
 }
 
 #[cfg(test)]

@@ -260,6 +260,10 @@ pub fn parse_time(text: &str) -> Option<i64> {
 /// A timestamp in Flink's SQL form (`2026-01-01 00:00:00.000`) or ISO-8601
 /// (`2026-01-01T00:00:00Z`, a trailing `Z` meaning UTC) → nanoseconds since the epoch.
 pub fn parse_timestamp(text: &str) -> Option<i128> {
+    parse_fixed_timestamp(text.as_bytes()).or_else(|| parse_any_timestamp(text))
+}
+
+fn parse_any_timestamp(text: &str) -> Option<i128> {
     let text = text.trim();
     let text = text.strip_suffix('Z').unwrap_or(text);
     let (date, time) = match text.split_once([' ', 'T']) {
@@ -269,6 +273,35 @@ pub fn parse_timestamp(text: &str) -> Option<i128> {
     let days = parse_date(date)? as i128;
     let nanos = time.map(parse_time).unwrap_or(Some(0))? as i128;
     Some(days * NANOS_PER_SECOND * SECONDS_PER_DAY as i128 + nanos)
+}
+
+/// The one form most timestamps come in, `yyyy-MM-dd HH:mm:ss.SSS` (Flink's TIMESTAMP(3)
+/// text; `T` also taken), read by position; `None` sends any other text (and any
+/// invalid one, for its error) the general way.
+fn parse_fixed_timestamp(b: &[u8]) -> Option<i128> {
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if b.len() != 23
+        || !(at(4, b'-') && at(7, b'-') && at(13, b':') && at(16, b':') && at(19, b'.'))
+        || !(at(10, b' ') || at(10, b'T'))
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<i64> {
+        b[from..to].iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (y, m, d) = (num(0, 4)?, num(5, 7)? as u32, num(8, 10)? as u32);
+    let (h, mi, sec, ms) = (num(11, 13)?, num(14, 16)?, num(17, 19)?, num(20, 23)?);
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) || h > 23 || mi > 59 || sec > 59
+    {
+        return None;
+    }
+    let day_nanos = ((h * 60 + mi) * 60 + sec) * 1_000_000_000 + ms * 1_000_000;
+    Some(
+        days_from_civil(y, m, d) as i128 * NANOS_PER_SECOND * SECONDS_PER_DAY as i128
+            + day_nanos as i128,
+    )
 }
 
 /// A decimal text (`-12.5`, `3.7228E+5`) as an unscaled value at `scale`, rounded half
@@ -374,6 +407,26 @@ mod tests {
         assert_eq!(parse_date("2023-02-29"), None);
         assert_eq!(parse_timestamp("2026-13-01 00:00:00"), None);
         assert_eq!(parse_timestamp("yesterday"), None);
+        for text in [
+            "2026-01-01 00:02:02.290",
+            "2024-02-29T23:59:59.999",
+            "1969-12-31 23:59:59.001",
+        ] {
+            assert_eq!(
+                parse_fixed_timestamp(text.as_bytes()),
+                parse_any_timestamp(text),
+                "{text}"
+            );
+            assert!(parse_fixed_timestamp(text.as_bytes()).is_some());
+        }
+        for text in [
+            "2023-02-29 00:00:00.000",
+            "2026-01-01 24:00:00.000",
+            "2026-01-01 00:00:00.0x0",
+        ] {
+            assert_eq!(parse_fixed_timestamp(text.as_bytes()), None, "{text}");
+            assert_eq!(parse_timestamp(text), None, "{text}");
+        }
     }
 
     #[test]
