@@ -28,7 +28,13 @@ import sys
 import shared
 import engines
 
-DATA = os.path.expanduser(os.environ.get("EDDY_BENCH_DATA", "~/.cache/eddy-bench/data"))
+# Inputs and outputs live in memory (tmpfs) where there is one: on a VM whose host reclaims
+# cold page cache (this project's, DAMON), files on disk are read from disk again and
+# both engines' times become I/O noise. Results are kept under ~/.cache/eddy-bench.
+ROOT = os.path.expanduser(os.environ.get("EDDY_BENCH_DIR") or (
+    "/dev/shm/eddy-bench" if os.path.isdir("/dev/shm") else "~/.cache/eddy-bench"))
+DATA = os.path.join(ROOT, "data")
+RESULTS = os.path.expanduser("~/.cache/eddy-bench/results.jsonl")
 
 
 def input_for(events, parallelism):
@@ -95,7 +101,7 @@ def print_row(r):
 def check_outputs(a, queries, parallelisms):
     """csv sink on both engines; the sorted outputs must be the same."""
     ok = True
-    out_root = os.path.join(os.path.dirname(DATA), "out")
+    out_root = os.path.join(ROOT, "out")
     for q in queries:
         for p in parallelisms:
             inp = input_for(a.events, p)
@@ -128,7 +134,7 @@ def main():
     ap.add_argument("--skip-check", action="store_true", help="no csv-sink output comparison")
     ap.add_argument("--cluster", action="store_true", help="also standalone vs master + 2 workers")
     ap.add_argument("--latency", action="store_true", help="also p50/p99 latency at half the max rate")
-    ap.add_argument("--results", default=os.path.join(os.path.dirname(DATA), "results.jsonl"))
+    ap.add_argument("--results", default=RESULTS)
     a = ap.parse_args()
     a.eddy = os.path.abspath(a.eddy)
     queries = a.queries.split(",")
