@@ -29,6 +29,8 @@ pub const TOLERABLE_FAILED: &str = "execution.checkpointing.tolerable-failed-che
 /// EXACTLY_ONCE (barriers aligned, the default) or AT_LEAST_ONCE (not aligned).
 pub const MODE: &str = "execution.checkpointing.mode";
 /// Completed checkpoints kept (Flink 2's name, and its 1.x `state.checkpoints.*` one).
+/// The job directory's folder of files incremental checkpoints share.
+pub const SHARED_DIR: &str = "shared";
 pub const NUM_RETAINED: &str = "execution.checkpointing.num-retained";
 pub const NUM_RETAINED_LEGACY: &str = "state.checkpoints.num-retained";
 /// Upper bound of retained checkpoints (explicit limit).
@@ -171,6 +173,24 @@ struct Pending {
     /// The checkpoint's `_metadata` (the vertices and the parallelism its snapshots
     /// are taken at: a restore with another parallelism redistributes them).
     metadata: Vec<u8>,
+    /// Files under the job's `shared/` directory its acknowledged snapshots refer to
+    /// (incremental RocksDB checkpoints).
+    shared: BTreeSet<String>,
+}
+
+/// Reference counting of the files incremental checkpoints share (Flink's
+/// `SharedStateRegistry`): a file under `JOB/shared/` is deleted once no retained
+/// checkpoint, no pending one, and not the latest completed incremental checkpoint
+/// refers to it. The latest incremental one stays protected even when a savepoint
+/// (canonical, sharing nothing) subsumed it: subtasks skip uploading the files of the
+/// last completed checkpoint they were told of, and a file alive in a later snapshot
+/// is alive in every snapshot between, under the same name — so that set covers them.
+#[derive(Debug, Default)]
+struct SharedFiles {
+    /// The shared files of the latest completed non-savepoint checkpoint.
+    latest_incremental: BTreeSet<String>,
+    /// Files of discarded checkpoints still protected (deleted once they are not).
+    discarded: BTreeSet<String>,
 }
 
 /// One job's coordinator, driven by its job master.
@@ -180,8 +200,10 @@ pub struct CheckpointCoordinator {
     last_trigger: Option<Instant>,
     last_completion: Option<Instant>,
     consecutive_failures: u32,
-    /// Completed checkpoints of this coordinator still on storage, oldest first.
-    retained: std::collections::VecDeque<(u64, String)>,
+    /// Completed checkpoints of this coordinator still on storage, oldest first, with
+    /// the shared files each refers to.
+    retained: std::collections::VecDeque<(u64, String, BTreeSet<String>)>,
+    shared_files: SharedFiles,
     /// A stop-with-savepoint completed: the savepoint's directory (the job stops) and,
     /// for a rescale, the new plan.
     stopped_at: Option<(String, Option<Rescale>)>,
@@ -198,6 +220,7 @@ impl CheckpointCoordinator {
             last_completion: None,
             consecutive_failures: 0,
             retained: std::collections::VecDeque::new(),
+            shared_files: SharedFiles::default(),
             stopped_at: None,
             drained_at: None,
         }
@@ -328,6 +351,7 @@ impl CheckpointCoordinator {
             end_input: savepoint
                 .as_ref()
                 .is_some_and(|s| s.mode == StopMode::Drain),
+            savepoint: savepoint.is_some(),
         };
         let workers: BTreeSet<String> = job
             .subtasks
@@ -343,6 +367,7 @@ impl CheckpointCoordinator {
                 workers: workers.clone(),
                 savepoint,
                 metadata: metadata(job, id),
+                shared: BTreeSet::new(),
             },
         );
         for address in &workers {
@@ -366,7 +391,13 @@ impl CheckpointCoordinator {
             return;
         }
         p.row.state_size_bytes += ack.state_size;
-        p.row.checkpointed_bytes += ack.state_size;
+        // Incremental RocksDB snapshots upload less than their full size.
+        p.row.checkpointed_bytes += if ack.checkpointed_size > 0 {
+            ack.checkpointed_size
+        } else {
+            ack.state_size
+        };
+        p.shared.extend(ack.shared_files.iter().cloned());
         p.row.alignment_ms = p.row.alignment_ms.max(ack.alignment_ms);
         let subtask = CheckpointSubtaskRow {
             vertex: ack.vertex,
@@ -442,7 +473,10 @@ impl CheckpointCoordinator {
                 self.savepoint_completed(shared, &p.row, s).await;
             }
             notify_complete(shared, &p, id).await;
-            self.retain(&job_id, id, p.row.path.clone()).await;
+            if p.savepoint.is_none() {
+                self.shared_files.latest_incremental = p.shared.clone();
+            }
+            self.retain(&job_id, id, p.row.path.clone(), p.shared).await;
         } else if let Some(s) = &p.savepoint {
             shared
                 .savepoints
@@ -482,14 +516,15 @@ impl CheckpointCoordinator {
         }
     }
 
-    /// Keeps the newest `num_retained` completed checkpoints; deletes the files of
-    /// older ones (each checkpoint directory is self-contained: none shares files).
-    async fn retain(&mut self, job_id: &str, id: u64, path: String) {
-        self.retained.push_back((id, path));
+    /// Keeps the newest `num_retained` completed checkpoints; deletes the directories
+    /// of older ones, and the shared files nothing needs any more (see [`SharedFiles`]).
+    async fn retain(&mut self, job_id: &str, id: u64, path: String, shared: BTreeSet<String>) {
+        self.retained.push_back((id, path, shared));
         while self.retained.len() > self.config.num_retained {
-            let Some((old, dir)) = self.retained.pop_front() else {
+            let Some((old, dir, shared)) = self.retained.pop_front() else {
                 break;
             };
+            self.shared_files.discarded.extend(shared);
             let deleted = match Location::open(&dir) {
                 Ok(location) => location.delete_all().await.map(|()| location),
                 Err(e) => Err(e),
@@ -507,6 +542,40 @@ impl CheckpointCoordinator {
                 }
             }
         }
+        self.delete_unreferenced_shared_files(job_id).await;
+    }
+
+    /// Deletes the discarded shared files no retained, pending or latest incremental
+    /// checkpoint refers to.
+    async fn delete_unreferenced_shared_files(&mut self, job_id: &str) {
+        if self.shared_files.discarded.is_empty() {
+            return;
+        }
+        let mut protected: BTreeSet<&String> =
+            self.shared_files.latest_incremental.iter().collect();
+        protected.extend(self.retained.iter().flat_map(|(_, _, s)| s));
+        protected.extend(self.pending.values().flat_map(|p| &p.shared));
+        let (keep, delete): (BTreeSet<String>, BTreeSet<String>) =
+            std::mem::take(&mut self.shared_files.discarded)
+                .into_iter()
+                .partition(|f| protected.contains(f));
+        self.shared_files.discarded = keep;
+        if delete.is_empty() {
+            return;
+        }
+        let dir = match Location::open(&self.config.root) {
+            Ok(root) => root.child(&format!("{job_id}/{SHARED_DIR}")),
+            Err(e) => {
+                tracing::warn!(%job_id, error = %e, "cannot open the checkpoint storage to delete shared files");
+                return;
+            }
+        };
+        for file in &delete {
+            if let Err(e) = dir.delete(file).await {
+                tracing::warn!(%job_id, %file, error = %e, "cannot delete a shared checkpoint file");
+            }
+        }
+        tracing::debug!(%job_id, deleted = delete.len(), "unreferenced shared checkpoint files deleted");
     }
 
     /// A subtask could not take its snapshot: the checkpoint fails.

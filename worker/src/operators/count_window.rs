@@ -18,6 +18,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use super::aggregate::{AggregateSet, AggregateSpec};
 use super::keyed_input::{KeyedAggregates, emit_in_batches, get_or_create};
 use super::keys::KeyEncoder;
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 
@@ -111,7 +112,7 @@ impl Operator for CountWindowOperator {
         &self.name
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
+    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
         crate::runtime::operator::unsupported_state(&self.name)
     }
 

@@ -26,6 +26,7 @@ use super::aggregate::{AggregateSet, AggregateSpec};
 use super::keys::KeyEncoder;
 use crate::operators::keyed_snapshot;
 use crate::runtime::changelog::{RowKind, row_kind_array, row_kind_at, row_kind_field, row_kinds};
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::table::StateTable;
@@ -152,7 +153,7 @@ impl Operator for GroupAggregateOperator {
         &self.name
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
+    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
         let Some(State { aggs, groups }) = &self.state else {
             return Ok(None);
         };

@@ -80,31 +80,62 @@ pub fn write_entries<'a>(
     counted: bool,
     describe: Describe<'_>,
 ) -> Result<Vec<u8>> {
-    let template = aggs.state(&[])?;
-    let mut fields = vec![
-        Field::new("key_group", DataType::UInt32, false),
-        Field::new("key", DataType::Binary, false),
-    ];
-    if counted {
-        fields.push(Field::new("row_count", DataType::Int64, false));
-    }
-    fields.push(Field::new("key_text", DataType::Utf8, false));
-    fields.push(Field::new(NAMESPACE, DataType::Utf8, true));
-    for (name, c) in aggs.state_names()?.into_iter().zip(&template) {
-        fields.push(Field::new(name, c.data_type().clone(), true));
-    }
-    let schema = Arc::new(Schema::new(fields));
-    let mut writer = StreamWriter::try_new(Vec::new(), &schema)?;
+    let mut writer = SnapshotWriter::new(aggs, counted)?;
     let mut entries = entries.peekable();
     while entries.peek().is_some() {
         let chunk: Vec<Entry<'a>> = entries.by_ref().take(SNAPSHOT_BATCH_ROWS).collect();
+        writer.write(aggs, &chunk, describe)?;
+    }
+    writer.finish()
+}
+
+/// Writes a snapshot chunk by chunk (a state backend that loads its entries into
+/// accumulator slots a chunk at a time, as RocksDB's, frees them in between).
+pub struct SnapshotWriter {
+    schema: Arc<Schema>,
+    writer: StreamWriter<Vec<u8>>,
+    counted: bool,
+}
+
+impl SnapshotWriter {
+    pub fn new(aggs: &AggregateSet, counted: bool) -> Result<SnapshotWriter> {
+        let template = aggs.state(&[])?;
+        let mut fields = vec![
+            Field::new("key_group", DataType::UInt32, false),
+            Field::new("key", DataType::Binary, false),
+        ];
+        if counted {
+            fields.push(Field::new("row_count", DataType::Int64, false));
+        }
+        fields.push(Field::new("key_text", DataType::Utf8, false));
+        fields.push(Field::new(NAMESPACE, DataType::Utf8, true));
+        for (name, c) in aggs.state_names()?.into_iter().zip(&template) {
+            fields.push(Field::new(name, c.data_type().clone(), true));
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let writer = StreamWriter::try_new(Vec::new(), &schema)?;
+        Ok(SnapshotWriter {
+            schema,
+            writer,
+            counted,
+        })
+    }
+
+    /// Writes one batch of entries (at most [`SNAPSHOT_BATCH_ROWS`] is the caller's
+    /// limit) with the state of their slots in `aggs`.
+    pub fn write(
+        &mut self,
+        aggs: &AggregateSet,
+        chunk: &[Entry<'_>],
+        describe: Describe<'_>,
+    ) -> Result<()> {
         let slots: Vec<u32> = chunk.iter().map(|e| e.2).collect();
         let keys: Vec<&[u8]> = chunk.iter().map(|e| e.1).collect();
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(chunk.iter().map(|e| e.0).collect::<UInt32Array>()),
             Arc::new(BinaryArray::from_vec(keys.clone())),
         ];
-        if counted {
+        if self.counted {
             columns.push(Arc::new(
                 chunk
                     .iter()
@@ -114,10 +145,15 @@ pub fn write_entries<'a>(
         }
         columns.extend(describe(&keys)?);
         columns.extend(aggs.state(&slots)?);
-        writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
+        self.writer
+            .write(&RecordBatch::try_new(self.schema.clone(), columns)?)?;
+        Ok(())
     }
-    writer.finish()?;
-    Ok(writer.into_inner()?)
+
+    pub fn finish(mut self) -> Result<Vec<u8>> {
+        self.writer.finish()?;
+        Ok(self.writer.into_inner()?)
+    }
 }
 
 /// Loads the entries of a snapshot whose key group is in `range` into fresh slots of

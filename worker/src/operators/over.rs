@@ -27,6 +27,7 @@ use super::aggregate::{AggregateSet, AggregateSpec, PreparedInput};
 use super::keyed_input::{KeyedAggregates, count_late, emit_in_batches, get_or_create};
 use super::keys::KeyEncoder;
 use super::rowtime::event_times;
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::message::{MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
@@ -346,7 +347,7 @@ impl Operator for OverAggregateOperator {
         &self.name
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
+    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
         crate::runtime::operator::unsupported_state(&self.name)
     }
 

@@ -26,6 +26,26 @@ pub fn context(clock: Arc<ManualClock>) -> OperatorContext {
         clock,
         metrics: SubtaskMetrics::new(),
         memory: MemoryBudget::unlimited(),
+        state_backend: crate::state::backend::StateBackend::HashMap,
+    }
+}
+
+/// A context whose keyed state lives in RocksDB under `dir`.
+pub fn rocksdb_context(clock: Arc<ManualClock>, dir: &std::path::Path) -> OperatorContext {
+    let mut ctx = context(clock);
+    let slot =
+        crate::state::rocksdb::RocksDbSlot::new(dir.to_path_buf(), MemoryBudget::new(64 << 20))
+            .expect("rocksdb slot");
+    ctx.state_backend = crate::state::backend::StateBackend::RocksDb(slot);
+    ctx
+}
+
+/// A checkpoint's (or with `savepoint`, a savepoint's) barrier.
+pub fn barrier(checkpoint_id: u64, savepoint: bool) -> crate::runtime::message::CheckpointBarrier {
+    crate::runtime::message::CheckpointBarrier {
+        checkpoint_id,
+        timestamp_ms: 0,
+        savepoint,
     }
 }
 

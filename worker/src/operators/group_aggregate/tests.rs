@@ -193,7 +193,7 @@ fn restores_its_groups_from_a_snapshot() {
     first
         .process_batch(0, batch(&[("a", 5), ("b", 1), ("a", 2)]), &ctx, &mut out)
         .unwrap();
-    let snapshot = first.snapshot_state(1).unwrap().expect("groups");
+    let snapshot = first.snapshot_state(&crate::operators::test_util::barrier(1, false)).unwrap().expect("groups");
     changelog(&mut out);
 
     let mut restored = op(vec![0], false, true);
@@ -213,7 +213,7 @@ fn restores_its_groups_from_a_snapshot() {
         .process_batch(0, changes(&[(RowKind::Insert, "a", 1)]), &ctx, &mut out)
         .unwrap();
     assert!(matches!(
-        updating.snapshot_state(2),
+        updating.snapshot_state(&crate::operators::test_util::barrier(2, false)),
         Err(RuntimeError::CheckpointUnsupported(_))
     ));
 }

@@ -17,6 +17,7 @@ use arrow::datatypes::SchemaRef;
 use super::sides::{JoinSides, SideBuffers, opened};
 use super::{BufferedRow, JoinType, check_columns, has_null_key};
 use crate::operators::rowtime::event_times;
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::message::{MAX_WATERMARK, MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
@@ -134,7 +135,7 @@ impl Operator for IntervalJoinOperator {
         &self.sides.name
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
+    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
         crate::runtime::operator::unsupported_state(&self.sides.name)
     }
 

@@ -15,6 +15,7 @@ use arrow::datatypes::SchemaRef;
 use super::sides::{JoinSides, SideBuffers, opened};
 use super::{BufferedRow, JoinType, check_columns, has_null_key};
 use crate::operators::rowtime::event_times;
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::error::Result;
 use crate::runtime::message::{MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
@@ -127,7 +128,7 @@ impl Operator for WindowJoinOperator {
         &self.sides.name
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
+    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
         crate::runtime::operator::unsupported_state(&self.sides.name)
     }
 

@@ -207,7 +207,7 @@ impl WindowKind for SessionWindows {
         bytes: &[u8],
         _name: &str,
     ) -> Result<usize> {
-        let WindowState { keyed, index } = st;
+        let WindowState { keyed, index, .. } = st;
         let KeyedAggregates { aggs, table } = keyed;
         let range = table.range();
         keyed_snapshot::read_entries(aggs, range, bytes, false, |(kg, state_key, slot, _)| {
