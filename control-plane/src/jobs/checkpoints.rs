@@ -193,6 +193,24 @@ struct SharedFiles {
     discarded: BTreeSet<String>,
 }
 
+impl SharedFiles {
+    /// Takes the discarded files that neither `referenced` (the retained and pending
+    /// checkpoints' files) nor the latest incremental checkpoint refers to.
+    fn take_unreferenced<'a>(
+        &mut self,
+        referenced: impl Iterator<Item = &'a String>,
+    ) -> BTreeSet<String> {
+        let mut protected: BTreeSet<&String> = self.latest_incremental.iter().collect();
+        protected.extend(referenced);
+        let (keep, delete): (BTreeSet<String>, BTreeSet<String>) =
+            std::mem::take(&mut self.discarded)
+                .into_iter()
+                .partition(|f| protected.contains(f));
+        self.discarded = keep;
+        delete
+    }
+}
+
 /// One job's coordinator, driven by its job master.
 pub struct CheckpointCoordinator {
     pub config: CheckpointConfig,
@@ -551,15 +569,12 @@ impl CheckpointCoordinator {
         if self.shared_files.discarded.is_empty() {
             return;
         }
-        let mut protected: BTreeSet<&String> =
-            self.shared_files.latest_incremental.iter().collect();
-        protected.extend(self.retained.iter().flat_map(|(_, _, s)| s));
-        protected.extend(self.pending.values().flat_map(|p| &p.shared));
-        let (keep, delete): (BTreeSet<String>, BTreeSet<String>) =
-            std::mem::take(&mut self.shared_files.discarded)
-                .into_iter()
-                .partition(|f| protected.contains(f));
-        self.shared_files.discarded = keep;
+        let referenced = self
+            .retained
+            .iter()
+            .flat_map(|(_, _, s)| s)
+            .chain(self.pending.values().flat_map(|p| &p.shared));
+        let delete = self.shared_files.take_unreferenced(referenced);
         if delete.is_empty() {
             return;
         }
@@ -684,6 +699,26 @@ fn publish(shared: &Shared, job_id: &str, checkpoint_id: u64, status: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_file_is_deleted_once_nothing_refers_to_it() {
+        let set =
+            |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| n.to_string()).collect() };
+        let mut files = SharedFiles {
+            latest_incremental: set(&["b", "c"]),
+            discarded: set(&["a", "b", "x"]),
+        };
+        // Checkpoint 1 {a, b, x} discarded; 2 {b, c} is the latest; a pending one has a.
+        let pending = set(&["a"]);
+        assert_eq!(files.take_unreferenced(pending.iter()), set(&["x"]));
+        assert_eq!(files.discarded, set(&["a", "b"]));
+        // The pending one completed without a; a savepoint (no shared files) subsumed 2:
+        // b stays while 2 is the latest incremental checkpoint.
+        assert_eq!(files.take_unreferenced(std::iter::empty()), set(&["a"]));
+        files.latest_incremental = set(&["c", "d"]);
+        assert_eq!(files.take_unreferenced(std::iter::empty()), set(&["b"]));
+        assert!(files.discarded.is_empty());
+    }
 
     #[test]
     fn flink_durations_and_options() {

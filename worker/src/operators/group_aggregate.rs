@@ -114,6 +114,10 @@ impl GroupAggregateOperator {
     }
 
     fn init(&mut self, ctx: &OperatorContext) -> Result<()> {
+        if self.state.is_none() && ctx.state_backend.rocksdb().is_some() {
+            // Not ported to RocksDB yet: the heap table, snapshotted canonically.
+            tracing::warn!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %self.name, "state backend rocksdb: GROUP BY keeps its state on the heap");
+        }
         if self.state.is_none() {
             self.state = Some(State {
                 aggs: AggregateSet::new(
