@@ -200,12 +200,12 @@ impl SharedFiles {
         &mut self,
         referenced: impl Iterator<Item = &'a String>,
     ) -> BTreeSet<String> {
-        let mut protected: BTreeSet<&String> = self.latest_incremental.iter().collect();
-        protected.extend(referenced);
+        let referenced: BTreeSet<&String> = referenced.collect();
+        let latest = &self.latest_incremental;
         let (keep, delete): (BTreeSet<String>, BTreeSet<String>) =
             std::mem::take(&mut self.discarded)
                 .into_iter()
-                .partition(|f| protected.contains(f));
+                .partition(|f| latest.contains(f) || referenced.contains(f));
         self.discarded = keep;
         delete
     }
