@@ -153,6 +153,16 @@ async fn keyed_window_state_survives_killed_workers_with_the_rocksdb_backend() -
     kill_workers_and_compare(cluster, "tumble_count", 10_000, 1_000, 2, "rocksdb").await
 }
 
+/// SESSION windows on the RocksDB backend (one RocksDB entry per pending session,
+/// a key's sessions loaded by prefix and merged) restore from incremental
+/// checkpoints too.
+#[tokio::test]
+async fn session_window_state_survives_killed_workers_with_the_rocksdb_backend()
+-> anyhow::Result<()> {
+    let cluster = Cluster::start(3, 2).await?;
+    kill_workers_and_compare(cluster, "session", 10_000, 1_000, 1, "rocksdb").await
+}
+
 /// Checkpoint storage in an object store (a real S3-compatible server, moto): the
 /// snapshots and metadata go to the bucket, none to the local data directory, and a
 /// killed worker's job restores from there.

@@ -117,26 +117,31 @@ pub struct Loaded {
 }
 
 impl RocksAggregates {
-    /// The state of operator `name` on the rocksdb backend (`None` on hashmap), with
-    /// the snapshots in `restore` loaded; returns it and how many entries were loaded
-    /// from canonical snapshots.
+    /// The state of operator `name` on the rocksdb backend (`None` on hashmap, and
+    /// for accumulators without a state format — a retractable MIN/MAX — which keep
+    /// heap state, logged as a warning), with the snapshots in `restore` loaded;
+    /// returns it and how many entries were loaded from canonical snapshots.
     pub fn open(
         ctx: &OperatorContext,
         name: &str,
         aggs: &mut AggregateSet,
         counted: bool,
-        restore: Vec<Vec<u8>>,
+        restore: &[Vec<u8>],
     ) -> Result<Option<(RocksAggregates, usize)>> {
         let Some(slot) = ctx.state_backend.rocksdb() else {
             return Ok(None);
         };
+        if let Err(RuntimeError::CheckpointUnsupported(what)) = aggs.state(&[]) {
+            tracing::warn!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %name, reason = %what, "state backend rocksdb: these accumulators have no state format; the operator keeps its state on the heap");
+            return Ok(None);
+        }
         let codec = StateCodec::new(aggs, counted)?;
         let range = ctx.subtask.key_group_range;
         let db_name = format!("{name}-{}", ctx.subtask.index);
         let mut downloaded = Vec::new();
         let mut canonical = Vec::new();
         for bytes in restore {
-            match DownloadedSnapshot::decode(&bytes) {
+            match DownloadedSnapshot::decode(bytes) {
                 Some(handle) => downloaded.push(handle?),
                 None => canonical.push(bytes),
             }
@@ -164,7 +169,7 @@ impl RocksAggregates {
         };
         let mut restored = 0;
         for bytes in canonical {
-            restored += state.load_canonical(aggs, &bytes)?;
+            restored += state.load_canonical(aggs, bytes)?;
         }
         Ok(Some((state, restored)))
     }
@@ -220,9 +225,49 @@ impl RocksAggregates {
             .collect())
     }
 
+    /// Loads the states of `key_group` whose state key starts with `prefix` and is
+    /// `len` bytes long (a key's entries when `prefix` is the key and every entry adds
+    /// a fixed-size namespace) into fresh slots of `aggs`, in key order.
+    pub fn load_prefix(
+        &self,
+        aggs: &mut AggregateSet,
+        key_group: u32,
+        prefix: &[u8],
+        len: usize,
+    ) -> Result<Vec<(Vec<u8>, Loaded)>> {
+        let found: Vec<(Vec<u8>, Vec<u8>)> = self
+            .db
+            .scan_prefix(key_group, prefix)?
+            .into_iter()
+            .filter(|(k, _)| k.len() == len)
+            .collect();
+        let values: Vec<&[u8]> = found.iter().map(|(_, v)| v.as_slice()).collect();
+        let (slots, counts) = self.codec.decode(aggs, &values)?;
+        Ok(found
+            .into_iter()
+            .zip(slots.into_iter().zip(counts))
+            .map(|((k, _), (slot, count))| (k, Loaded { slot, count }))
+            .collect())
+    }
+
     /// Writes the state of the slots of `entries` (key group, state key, slot, row
     /// count) in one batch.
     pub fn store(&self, aggs: &AggregateSet, entries: &[(u32, &[u8], u32, i64)]) -> Result<()> {
+        self.write(aggs, entries, &[])
+    }
+
+    /// Deletes the state of `keys`.
+    pub fn delete(&self, keys: &[(u32, &[u8])]) -> Result<()> {
+        self.write_changes(WriteBatch::default(), keys)
+    }
+
+    /// [`Self::store`] of `entries` and [`Self::delete`] of `deleted`, in one batch.
+    pub fn write(
+        &self,
+        aggs: &AggregateSet,
+        entries: &[(u32, &[u8], u32, i64)],
+        deleted: &[(u32, &[u8])],
+    ) -> Result<()> {
         let slots: Vec<u32> = entries.iter().map(|e| e.2).collect();
         let counts: Vec<i64> = entries.iter().map(|e| e.3).collect();
         let values = self.codec.encode(aggs, &slots, &counts)?;
@@ -230,13 +275,11 @@ impl RocksAggregates {
         for ((kg, key, _, _), value) in entries.iter().zip(values) {
             batch.put(db_key(*kg, key)?, value);
         }
-        self.db.write(batch)
+        self.write_changes(batch, deleted)
     }
 
-    /// Deletes the state of `keys`.
-    pub fn delete(&self, keys: &[(u32, &[u8])]) -> Result<()> {
-        let mut batch = WriteBatch::default();
-        for (kg, key) in keys {
+    fn write_changes(&self, mut batch: WriteBatch, deleted: &[(u32, &[u8])]) -> Result<()> {
+        for (kg, key) in deleted {
             batch.delete(db_key(*kg, key)?);
         }
         self.db.write(batch)

@@ -83,3 +83,49 @@ pub fn sorted(mut rows: Vec<String>) -> Vec<String> {
     rows.sort();
     rows
 }
+
+/// Takes checkpoint `id` of `op` on the rocksdb backend as a worker does: the
+/// operator's snapshot, then the writer's upload of its RocksDB files under `job`.
+pub async fn rocksdb_checkpoint(
+    op: &mut dyn crate::runtime::operator::Operator,
+    id: u64,
+    job: &eddy_storage::Location,
+) -> crate::state::rocksdb::transfer::Finalized {
+    let state = op
+        .snapshot_state(&barrier(id, false))
+        .unwrap()
+        .expect("state");
+    let snapshot = eddy_api::snapshot::encode_snapshot(None, vec![Some(state)]);
+    crate::state::rocksdb::transfer::finalize_snapshot(&snapshot, job, id, 0, 0)
+        .await
+        .unwrap()
+}
+
+/// The operator state a restore hands to `restore_state` for a checkpoint taken by
+/// [`rocksdb_checkpoint`]: its files downloaded under `dir`, as the task executor does.
+pub async fn downloaded_state(
+    checkpoint: &crate::state::rocksdb::transfer::Finalized,
+    dir: &std::path::Path,
+) -> Vec<u8> {
+    let sections = eddy_api::snapshot::decode_snapshot(&checkpoint.bytes).unwrap();
+    let (kind, _, handle) = &sections[0];
+    assert_eq!(*kind, eddy_api::snapshot::SECTION_OPERATOR);
+    let uploaded = crate::state::rocksdb::handle::UploadedSnapshot::decode(handle)
+        .expect("an uploaded rocksdb handle")
+        .unwrap();
+    let (downloaded, _) = crate::state::rocksdb::transfer::download(&uploaded, dir)
+        .await
+        .unwrap();
+    downloaded.encode().unwrap()
+}
+
+/// A context of the subtask owning key groups `start..=end`, on rocksdb under `dir`
+/// when given.
+pub fn subtask_context(start: u32, end: u32, rocksdb: Option<&std::path::Path>) -> OperatorContext {
+    let mut ctx = match rocksdb {
+        Some(dir) => rocksdb_context(ManualClock::new(0), dir),
+        None => context(ManualClock::new(0)),
+    };
+    ctx.subtask.key_group_range = KeyGroupRange { start, end };
+    ctx
+}

@@ -178,7 +178,7 @@ fn updating_spec_requires_row_kinds_and_state_is_freed() {
     op.process_batch(0, changes(&[(RowKind::Delete, "a", 1)]), &ctx, &mut out)
         .unwrap();
     let st = op.state.as_ref().unwrap();
-    assert!(st.groups.is_empty());
+    assert!(st.groups.table.is_empty());
     assert_eq!(st.aggs.live_slots(), 0);
 }
 

@@ -21,12 +21,12 @@ use crate::operators::keyed_input::{KeyedAggregates, count_late, get_or_create};
 use crate::operators::keyed_rocks::RocksAggregates;
 use crate::operators::keys::{EncodedKeys, KeyEncoder};
 use crate::operators::rowtime::event_times;
-use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::error::Result;
 use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::message::{MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::memory::MemoryBudget;
-use crate::state::rocksdb::handle::DownloadedSnapshot;
+use crate::state::rocksdb::handle::refuse_on_heap;
 use crate::state::table::{StateSize, StateTable};
 
 /// Bytes charged per entry of the firing index besides its key bytes.
@@ -94,10 +94,10 @@ impl Drop for FiringIndex {
     }
 }
 
-/// A window operator's state in one subtask. On the rocksdb backend (kinds that
-/// support it) the accumulators live in `rocks` and `keyed` only lends transient
-/// slots; the firing index stays on the heap (Flink's `HEAP` timer service) and is
-/// rebuilt from RocksDB's keys on restore.
+/// A window operator's state in one subtask. On the rocksdb backend the
+/// accumulators live in `rocks` and `keyed` only lends transient slots; the firing
+/// index stays on the heap (Flink's `HEAP` timer service) and is rebuilt from
+/// RocksDB's keys on restore.
 #[derive(Debug)]
 pub struct WindowState<V> {
     pub keyed: KeyedAggregates<V>,
@@ -119,51 +119,36 @@ impl<V: StateSize> WindowState<V> {
 pub trait WindowKind: Debug + Send {
     /// A key's pending windows, as its state table stores them.
     type Windows: StateSize + Debug + Send;
-    /// Whether the kind keeps its state in RocksDB on the rocksdb backend; a kind
-    /// that does not keeps heap state there (and logs so at open).
-    const ROCKSDB: bool = false;
-
-    /// [`Self::add_rows`] on the rocksdb backend (`st.rocks` is set).
+    /// [`Self::add_rows`] on the rocksdb backend (`st.rocks` is set): the windows
+    /// the batch touches are loaded from RocksDB into transient slots, updated and
+    /// written back.
     fn add_rows_rocks(
         &mut self,
-        _st: &mut WindowState<Self::Windows>,
-        _batch: &RecordBatch,
-        _times: &[Timestamp],
-        _keys: &EncodedKeys,
-        _late_at: Option<Timestamp>,
-    ) -> Result<u64> {
-        Err(RuntimeError::Graph(
-            "this window kind keeps no RocksDB state".into(),
-        ))
-    }
+        st: &mut WindowState<Self::Windows>,
+        batch: &RecordBatch,
+        times: &[Timestamp],
+        keys: &EncodedKeys,
+        late_at: Option<Timestamp>,
+    ) -> Result<u64>;
 
-    /// On the rocksdb backend: loads the windows of index entries `entries` (due at
-    /// `end`) from `rocks` into slots of `aggs`, deletes them, and pushes them to `due`.
+    /// [`Self::take_due`] on the rocksdb backend: loads the windows of index entries
+    /// `entries` (due at `end`) that fire at `time` from `rocks` into slots of `aggs`,
+    /// deletes them, and pushes them to `due`.
     fn take_due_rocks(
-        _rocks: &RocksAggregates,
-        _aggs: &mut AggregateSet,
-        _entries: &[(u32, Vec<u8>)],
-        _end: Timestamp,
-        _due: &mut Vec<DueWindow>,
-    ) -> Result<()> {
-        Err(RuntimeError::Graph(
-            "this window kind keeps no RocksDB state".into(),
-        ))
-    }
+        rocks: &RocksAggregates,
+        aggs: &mut AggregateSet,
+        entries: &[(u32, Vec<u8>)],
+        end: Timestamp,
+        time: Timestamp,
+        due: &mut Vec<DueWindow>,
+    ) -> Result<()>;
 
-    /// The firing-index time of a RocksDB state key (rebuilding the index on restore).
-    fn rocks_window_end(_state_key: &[u8]) -> Result<Timestamp> {
-        Err(RuntimeError::Graph(
-            "this window kind keeps no RocksDB state".into(),
-        ))
-    }
+    /// The firing-index entry (time, index key) of a RocksDB state key (rebuilding
+    /// the index on restore).
+    fn rocks_index_entry(state_key: &[u8]) -> Result<(Timestamp, &[u8])>;
 
     /// State keys as the canonical snapshot's `[key_text, namespace]` columns.
-    fn describe(_keys: &KeyEncoder, _state_keys: &[&[u8]]) -> Result<[ArrayRef; 2]> {
-        Err(RuntimeError::Graph(
-            "this window kind keeps no RocksDB state".into(),
-        ))
-    }
+    fn describe(keys: &KeyEncoder, state_keys: &[&[u8]]) -> Result<[ArrayRef; 2]>;
 
     /// Adds every row of `batch` to its windows. Under event time `late_at` is the
     /// watermark: rows that join no window ending after it are dropped. Returns how
@@ -276,7 +261,7 @@ impl<W: WindowKind> WindowOperator<W> {
         while let Some((end, entries)) = st.index.pop_due(time) {
             if let Some(rocks) = &st.rocks {
                 for chunk in entries.chunks(super::MAX_OUTPUT_BATCH_ROWS) {
-                    W::take_due_rocks(rocks, &mut st.keyed.aggs, chunk, end, &mut due)?;
+                    W::take_due_rocks(rocks, &mut st.keyed.aggs, chunk, end, time, &mut due)?;
                     for (key, start, end, slot) in due.drain(..) {
                         fired.push(key, start, end, slot);
                         if fired.is_full() {
@@ -346,26 +331,20 @@ impl<W: WindowKind> Operator for WindowOperator<W> {
             &ctx.subtask.vertex_name,
             ctx.subtask.index,
         );
-        if ctx.state_backend.rocksdb().is_some() {
-            if !W::ROCKSDB {
-                tracing::warn!(job = %job, vertex = %vertex, subtask, operator = %self.name, "state backend rocksdb: this window kind keeps its state on the heap");
-            } else if let Some((rocks, entries)) =
-                RocksAggregates::open(ctx, &self.name, &mut st.keyed.aggs, false, restore.clone())?
-            {
-                let index = &mut st.index;
-                rocks.for_each_key(|kg, key| index.add(W::rocks_window_end(key)?, kg, key))?;
-                tracing::debug!(job = %job, vertex = %vertex, subtask, operator = %self.name, entries, "window state in rocksdb");
-                st.rocks = Some(rocks);
-                return Ok(());
-            }
+        if let Some((rocks, entries)) =
+            RocksAggregates::open(ctx, &self.name, &mut st.keyed.aggs, false, &restore)?
+        {
+            let index = &mut st.index;
+            rocks.for_each_key(|kg, key| {
+                let (end, entry) = W::rocks_index_entry(key)?;
+                index.add(end, kg, entry)
+            })?;
+            tracing::debug!(job = %job, vertex = %vertex, subtask, operator = %self.name, entries, "window state in rocksdb");
+            st.rocks = Some(rocks);
+            return Ok(());
         }
         for bytes in restore {
-            if DownloadedSnapshot::decode(&bytes).is_some() {
-                return Err(RuntimeError::Graph(format!(
-                    "{}: the checkpoint holds RocksDB state; restore it on the rocksdb backend, or take a savepoint (canonical) to change backends",
-                    self.name
-                )));
-            }
+            refuse_on_heap(&bytes, &self.name)?;
             let entries = self.kind.restore(st, &bytes, &self.name)?;
             tracing::debug!(job = %job, vertex = %vertex, subtask, operator = %self.name, entries, "window state restored");
         }

@@ -72,6 +72,16 @@ fn window_texts(
     Ok(Arc::new(texts))
 }
 
+/// Refuses a state key too short to end with a window's start and end.
+pub(super) fn checked_window(k: &[u8]) -> Result<()> {
+    if k.len() < 16 {
+        return Err(RuntimeError::Graph(
+            "window state: a key without its window".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The window end at the tail of a state key.
 pub(super) fn window_end(k: &[u8]) -> Timestamp {
     let mut end = [0u8; 8];
@@ -104,7 +114,6 @@ impl WindowOperator<SlicingWindows> {
 
 impl WindowKind for SlicingWindows {
     type Windows = u32;
-    const ROCKSDB: bool = true;
 
     /// Each distinct (key, window) of the batch is read from RocksDB once (missing:
     /// a new window, added to the firing index), updated, and written back.
@@ -196,6 +205,7 @@ impl WindowKind for SlicingWindows {
         aggs: &mut AggregateSet,
         entries: &[(u32, Vec<u8>)],
         end: Timestamp,
+        _time: Timestamp,
         due: &mut Vec<DueWindow>,
     ) -> Result<()> {
         let keys: Vec<(u32, &[u8])> = entries.iter().map(|(kg, k)| (*kg, k.as_slice())).collect();
@@ -208,13 +218,10 @@ impl WindowKind for SlicingWindows {
         rocks.delete(&keys)
     }
 
-    fn rocks_window_end(state_key: &[u8]) -> Result<Timestamp> {
-        if state_key.len() < 16 {
-            return Err(RuntimeError::Graph(
-                "window state: a key without its window".into(),
-            ));
-        }
-        Ok(window_end(state_key))
+    /// The window's own state key, due at its end.
+    fn rocks_index_entry(state_key: &[u8]) -> Result<(Timestamp, &[u8])> {
+        checked_window(state_key)?;
+        Ok((window_end(state_key), state_key))
     }
 
     fn describe(keys: &KeyEncoder, state_keys: &[&[u8]]) -> Result<[ArrayRef; 2]> {
@@ -306,11 +313,7 @@ impl WindowKind for SlicingWindows {
     fn restore(&self, st: &mut WindowState<u32>, bytes: &[u8], _name: &str) -> Result<usize> {
         let WindowState { keyed, index, .. } = st;
         keyed_snapshot::restore_slots(keyed, bytes, |kg, key| {
-            if key.len() < 16 {
-                return Err(RuntimeError::Graph(
-                    "window state snapshot: a key without its window".into(),
-                ));
-            }
+            checked_window(key)?;
             index.add(window_end(key), kg, key)
         })
     }

@@ -111,3 +111,14 @@ impl DownloadedSnapshot {
         decode(DOWNLOADED_MAGIC, bytes)
     }
 }
+
+/// Refuses a RocksDB checkpoint's state handed to operator `operator` on the heap
+/// (`hashmap`) backend: only a savepoint (canonical) changes backends.
+pub fn refuse_on_heap(bytes: &[u8], operator: &str) -> Result<()> {
+    if DownloadedSnapshot::decode(bytes).is_some() {
+        return Err(RuntimeError::Graph(format!(
+            "{operator}: the checkpoint holds RocksDB state; restore it on the rocksdb backend, or take a savepoint (canonical) to change backends"
+        )));
+    }
+    Ok(())
+}

@@ -15,6 +15,9 @@ use crate::runtime::error::{Result, RuntimeError};
 
 /// Entries read per batch of a scan (explicit limit on what one callback holds).
 pub const SCAN_BATCH: usize = 4096;
+/// Most entries one key's prefix scan returns (explicit limit: a key's pending
+/// session windows).
+pub const MAX_PREFIX_ENTRIES: usize = 1 << 16;
 /// The instance's database directory inside its own.
 const DB_DIR: &str = "db";
 
@@ -151,6 +154,32 @@ impl KeyedStateDb {
         scan_db(self.db()?, range, &mut f)
     }
 
+    /// The entries `(state key, value)` of `key_group` whose state key starts with
+    /// `prefix`, in key order (at most [`MAX_PREFIX_ENTRIES`]).
+    pub fn scan_prefix(&self, key_group: u32, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let from = db_key(key_group, prefix)?;
+        let mut read = ReadOptions::default();
+        read.set_iterate_lower_bound(from.clone());
+        read.fill_cache(true);
+        let mut found = Vec::new();
+        for item in self
+            .db()?
+            .iterator_opt(IteratorMode::From(&from, rocksdb::Direction::Forward), read)
+        {
+            let (key, value) = item.map_err(|e| RuntimeError::rocksdb("scanning state", e))?;
+            if !key.starts_with(&from) {
+                break;
+            }
+            if found.len() >= MAX_PREFIX_ENTRIES {
+                return Err(RuntimeError::Graph(format!(
+                    "rocksdb state: more than {MAX_PREFIX_ENTRIES} entries under one key"
+                )));
+            }
+            found.push((key[2..].to_vec(), value.to_vec()));
+        }
+        Ok(found)
+    }
+
     /// Copies the entries of `range` from the database in `other` (another instance's
     /// restored checkpoint, opened read-only) into this one; returns how many.
     pub fn import(&self, other: &Path, range: KeyGroupRange) -> Result<usize> {
@@ -276,6 +305,19 @@ mod tests {
         assert_eq!(keys(range(127, 127)), vec![(127, b"c".to_vec())]);
         assert_eq!(keys(range(0, MAX_MAX_PARALLELISM - 1)).len(), 4);
         assert!(db_key(MAX_MAX_PARALLELISM, b"x").is_err());
+        put(&db, &[(3, b"ab", b"5"), (4, b"a", b"6")]);
+        let prefixed: Vec<Vec<u8>> = db
+            .scan_prefix(3, b"a")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(prefixed, vec![b"a".to_vec(), b"ab".to_vec()]);
+        assert!(db.scan_prefix(5, b"a").unwrap().is_empty());
+        let mut batch = WriteBatch::default();
+        batch.delete(db_key(3, b"ab").unwrap());
+        batch.delete(db_key(4, b"a").unwrap());
+        db.write(batch).unwrap();
         let mut batch = WriteBatch::default();
         batch.delete(db_key(3, b"a").unwrap());
         db.write(batch).unwrap();
