@@ -248,6 +248,47 @@ GROUP BY k, window_start, window_end;
     Ok(())
 }
 
+/// Flink's `SET 'state.backend.type'` (or Flink 1.x's `'state.backend'`) in the
+/// script chooses the state backend when the request names none; the request's
+/// `state_backend` wins; the job shows the effective choice; a bad name is a 400.
+#[tokio::test]
+async fn the_scripts_set_chooses_the_state_backend_unless_the_request_does() -> anyhow::Result<()>
+{
+    let cluster = Cluster::start(1, 4).await?;
+    let set = |option: &str, value: &str| format!("SET '{option}' = '{value}';\n{REBALANCED}");
+    for (sql, request, shown) in [
+        (REBALANCED.to_string(), json!({}), "hashmap"),
+        (set("state.backend.type", "rocksdb"), json!({}), "rocksdb"),
+        (set("state.backend", "RocksDB"), json!({}), "rocksdb"),
+        (
+            set("state.backend.type", "rocksdb"),
+            json!({"state_backend": "hashmap"}),
+            "hashmap",
+        ),
+        (
+            set("state.backend.type", "hashmap"),
+            json!({"state_backend": "rocksdb"}),
+            "rocksdb",
+        ),
+    ] {
+        let id = cluster.submit(&sql, 1, request.clone()).await?;
+        let job = cluster.job(&id).await?;
+        assert_eq!(job["state_backend"], shown, "{request} {sql}");
+        let cancel = reqwest::Client::new()
+            .post(format!("{}/api/v1/jobs/{id}/cancel", cluster.url))
+            .send()
+            .await?;
+        assert_eq!(cancel.status().as_u16(), 202);
+    }
+    let (status, body) = cluster
+        .submit_raw(&json!({"sql": set("state.backend.type", "tape")}))
+        .await?;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("state.backend.type"), "{body}");
+    Ok(())
+}
+
 /// `execution.checkpointing.mode`: AT_LEAST_ONCE checkpoints complete without
 /// alignment; an unknown mode is refused at submission.
 #[tokio::test]

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use super::rocksdb::RocksDbSlot;
 use crate::runtime::error::{Result, RuntimeError};
 
-/// Flink's option naming the state backend.
-pub const STATE_BACKEND_OPTION: &str = "state.backend.type";
+/// Flink's option naming the state backend (what the master sends in the deploy
+/// options, the effective choice).
+pub const STATE_BACKEND_OPTION: &str = eddy_api::jobs::STATE_BACKEND_OPTIONS[0];
 
 /// The backend named by [`STATE_BACKEND_OPTION`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,15 +21,16 @@ pub enum StateBackendKind {
 }
 
 impl StateBackendKind {
-    /// `hashmap` (or Flink's older `memory`/`filesystem`) or `rocksdb`.
+    /// `hashmap` (or Flink's older heap backends), `rocksdb`, or empty (hashmap);
+    /// see [`eddy_api::jobs::state_backend_name`].
     pub fn parse(value: &str) -> Result<StateBackendKind> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "hashmap" | "memory" | "filesystem" | "" => Ok(StateBackendKind::HashMap),
-            "rocksdb" => Ok(StateBackendKind::RocksDb),
-            other => Err(RuntimeError::option(
-                STATE_BACKEND_OPTION,
-                format!("'{other}' is not a state backend: use hashmap or rocksdb"),
-            )),
+        if value.trim().is_empty() {
+            return Ok(StateBackendKind::HashMap);
+        }
+        match eddy_api::jobs::state_backend_name(value) {
+            Ok("rocksdb") => Ok(StateBackendKind::RocksDb),
+            Ok(_) => Ok(StateBackendKind::HashMap),
+            Err(e) => Err(RuntimeError::option(STATE_BACKEND_OPTION, e)),
         }
     }
 }
