@@ -9,6 +9,9 @@ pub const SNAPSHOT_MAGIC: &[u8; 8] = b"EDDYSNP1";
 pub const SECTION_POSITION: u8 = 0;
 /// Section kind of an operator's state (`index`: its place in the chain).
 pub const SECTION_OPERATOR: u8 = 1;
+/// The magic of an operator section holding a RocksDB checkpoint's handle (its files
+/// under the job's checkpoint directory) instead of the canonical keyed snapshot.
+pub const ROCKSDB_CHECKPOINT_MAGIC: &[u8; 8] = b"EDDYRKS1";
 
 /// A subtask's snapshot as bytes: the magic, then sections `(kind, index, length,
 /// bytes)` — kind 0 the source position, kind 1 an operator's state (`index` its place

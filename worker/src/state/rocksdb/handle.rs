@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::error::{Result, RuntimeError};
 
 pub const LOCAL_MAGIC: &[u8; 8] = b"EDDYRKL1";
-pub const UPLOADED_MAGIC: &[u8; 8] = b"EDDYRKS1";
+pub const UPLOADED_MAGIC: &[u8; 8] = eddy_api::snapshot::ROCKSDB_CHECKPOINT_MAGIC;
 pub const DOWNLOADED_MAGIC: &[u8; 8] = b"EDDYRKD1";
 /// The job directory's folder of files shared between checkpoints.
 pub const SHARED_DIR: &str = "shared";

@@ -15,10 +15,13 @@
 //! - [`transfer`]: the asynchronous part — uploading the new SST files to the job's
 //!   `shared/` directory and the private files (MANIFEST, CURRENT, OPTIONS) into the
 //!   checkpoint's own directory — and downloading them again to restore.
+//! - [`reader`]: a completed checkpoint's keyed state read offline into the canonical
+//!   keyed snapshot (the master's state browser).
 
 pub mod handle;
 pub mod incremental;
 pub mod instance;
+pub mod reader;
 pub mod resources;
 pub mod transfer;
 
