@@ -163,6 +163,23 @@ async fn session_window_state_survives_killed_workers_with_the_rocksdb_backend()
     kill_workers_and_compare(cluster, "session", 10_000, 1_000, 1, "rocksdb").await
 }
 
+/// An interval join (both sides' buffered rows in the canonical keyed snapshot, their
+/// timers registered again on restore) survives a killed worker.
+#[tokio::test]
+async fn interval_join_state_survives_a_killed_worker() -> anyhow::Result<()> {
+    let cluster = Cluster::start(3, 2).await?;
+    kill_workers_and_compare(cluster, "interval_join", 10_000, 1_000, 1, "hashmap").await
+}
+
+/// A bounded RANGE OVER aggregate (checkpointed in the canonical keyed snapshot:
+/// accumulators with a retractable MAX's multisets, frame rows, rows waiting for the
+/// watermark) survives a killed worker.
+#[tokio::test]
+async fn over_aggregate_state_survives_a_killed_worker() -> anyhow::Result<()> {
+    let cluster = Cluster::start(3, 2).await?;
+    kill_workers_and_compare(cluster, "over_range", 10_000, 1_000, 1, "hashmap").await
+}
+
 /// Checkpoint storage in an object store (a real S3-compatible server, moto): the
 /// snapshots and metadata go to the bucket, none to the local data directory, and a
 /// killed worker's job restores from there.

@@ -19,8 +19,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use super::aggregate::{AggregateSet, AggregateSpec};
 use super::keyed_input::{KeyedAggregates, emit_in_batches, get_or_create};
 use super::keys::KeyEncoder;
-use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 
 mod snapshot;
@@ -265,63 +265,18 @@ mod tests {
     /// fired equal one uninterrupted run's.
     #[test]
     fn snapshots_restore_whole_and_split_by_key_group() {
-        use crate::operators::test_util::{barrier, sorted, subtask_context};
+        use crate::operators::test_util::{Step, assert_restores_whole_and_split};
         let keys = ["a", "b", "c", "d", "e", "f", "g"];
         let rows: Vec<(&str, i64)> = (0..60).map(|i| (keys[i * 5 % 7], i as i64)).collect();
+        let steps = [
+            Step::Batch(0, batch(&rows[..23])),
+            Step::Batch(0, batch(&rows[23..])),
+        ];
         for (size, slide) in [(3, 2), (2, 2), (1, 3)] {
-            let ctx = context(ManualClock::new(0));
-            let mut out = Output::default();
-            let mut reference = op(size, slide);
-            reference.open(&ctx).unwrap();
-            reference.process_batch(0, batch(&rows), &ctx, &mut out).unwrap();
-            let expected = sorted(drain(&mut out).0);
-
-            let mut first = op(size, slide);
-            first.open(&ctx).unwrap();
-            first.process_batch(0, batch(&rows[..23]), &ctx, &mut out).unwrap();
-            let before = drain(&mut out).0;
-            let snapshot = first
-                .snapshot_state(&barrier(1, false))
-                .unwrap()
-                .expect("count window state");
-            // Snapshotting borrowed no slot for good.
-            first.process_batch(0, batch(&rows[23..]), &ctx, &mut out).unwrap();
-            let mut uninterrupted = before.clone();
-            uninterrupted.extend(drain(&mut out).0);
-            assert_eq!(sorted(uninterrupted), expected, "{size}/{slide}");
-
-            let mut whole = before.clone();
-            let mut restored = op(size, slide);
-            restored.restore_state(&snapshot).unwrap();
-            restored.open(&ctx).unwrap();
-            restored.process_batch(0, batch(&rows[23..]), &ctx, &mut out).unwrap();
-            whole.extend(drain(&mut out).0);
-            assert_eq!(sorted(whole), expected, "{size}/{slide}");
-
-            let mut split = before;
-            for (start, end) in [(0, 63), (64, 127)] {
-                let ctx = subtask_context(start, end, None);
-                let encoded = KeyEncoder::new(&batch(&[]).schema(), &[0])
-                    .unwrap()
-                    .encode(&batch(&rows[23..]), 128)
-                    .unwrap();
-                let own: Vec<(&str, i64)> = rows[23..]
-                    .iter()
-                    .zip(&encoded.key_groups)
-                    .filter(|(_, kg)| (start..=end).contains(*kg))
-                    .map(|(r, _)| *r)
-                    .collect();
-                let mut half = op(size, slide);
-                half.restore_state(&snapshot).unwrap();
-                half.open(&ctx).unwrap();
-                half.process_batch(0, batch(&own), &ctx, &mut out).unwrap();
-                split.extend(drain(&mut out).0);
-            }
-            assert_eq!(sorted(split), expected, "{size}/{slide}");
+            let make = || -> Box<dyn Operator> { Box::new(op(size, slide)) };
+            let expected = assert_restores_whole_and_split(&make, &steps, 1, &[vec![0]]);
+            assert!(!expected.is_empty(), "{size}/{slide}");
         }
-        let mut corrupt = op(2, 2);
-        corrupt.restore_state(b"not a snapshot").unwrap();
-        assert!(corrupt.open(&context(ManualClock::new(0))).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod group_aggregate;
 pub mod join;
 pub mod keyed_input;
 pub mod keyed_rocks;
+pub mod keyed_rows;
 pub mod keyed_snapshot;
 pub mod keys;
 pub mod over;

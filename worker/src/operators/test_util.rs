@@ -129,3 +129,118 @@ pub fn subtask_context(start: u32, end: u32, rocksdb: Option<&std::path::Path>) 
     ctx.subtask.key_group_range = KeyGroupRange { start, end };
     ctx
 }
+
+/// One step of an operator run: a batch into an input, or a watermark.
+#[derive(Clone)]
+pub enum Step {
+    Batch(usize, RecordBatch),
+    Watermark(Timestamp),
+}
+
+/// Runs `steps` (then `finish`) on `op`, returning the rows it emitted.
+fn run_steps(
+    op: &mut dyn crate::runtime::operator::Operator,
+    steps: &[Step],
+    ctx: &OperatorContext,
+    finish: bool,
+) -> Vec<String> {
+    let mut out = Output::default();
+    for step in steps {
+        match step {
+            Step::Batch(input, b) => op.process_batch(*input, b.clone(), ctx, &mut out).unwrap(),
+            Step::Watermark(w) => op.process_watermark(*w, ctx, &mut out).unwrap(),
+        }
+    }
+    if finish {
+        op.finish(ctx, &mut out).unwrap();
+    }
+    drain(&mut out).0
+}
+
+/// `steps` with only the rows whose key (columns `keys[input]`) is in key groups
+/// `start..=end` of 128.
+fn own_steps(steps: &[Step], keys: &[Vec<usize>], start: u32, end: u32) -> Vec<Step> {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Batch(input, b) => {
+                let encoded = crate::operators::keys::KeyEncoder::new(&b.schema(), &keys[*input])
+                    .unwrap()
+                    .encode(b, 128)
+                    .unwrap();
+                let mask: arrow::array::BooleanArray = encoded
+                    .key_groups
+                    .iter()
+                    .map(|kg| Some((start..=end).contains(kg)))
+                    .collect();
+                Step::Batch(
+                    *input,
+                    arrow::compute::filter_record_batch(b, &mask).unwrap(),
+                )
+            }
+            w => w.clone(),
+        })
+        .collect()
+}
+
+/// The checkpoint test of a keyed operator: `steps` run uninterrupted by one operator
+/// of `make` give the expected rows; snapshotted after `at` steps, the same operator
+/// goes on unchanged; restored into a fresh one, and into two subtasks of half the
+/// key groups each (given the rows of their key groups, by columns `keys[input]`),
+/// the rows after the snapshot complete the same output. Returns the expected rows.
+pub fn assert_restores_whole_and_split(
+    make: &dyn Fn() -> Box<dyn crate::runtime::operator::Operator>,
+    steps: &[Step],
+    at: usize,
+    keys: &[Vec<usize>],
+) -> Vec<String> {
+    let ctx = context(ManualClock::new(0));
+    let mut reference = make();
+    reference.open(&ctx).unwrap();
+    let expected = sorted(run_steps(reference.as_mut(), steps, &ctx, true));
+
+    let mut first = make();
+    first.open(&ctx).unwrap();
+    let before = run_steps(first.as_mut(), &steps[..at], &ctx, false);
+    let snapshot = first
+        .snapshot_state(&barrier(1, false))
+        .unwrap()
+        .expect("operator state");
+    let mut uninterrupted = before.clone();
+    uninterrupted.extend(run_steps(first.as_mut(), &steps[at..], &ctx, true));
+    assert_eq!(
+        sorted(uninterrupted),
+        expected,
+        "snapshotting changed the state"
+    );
+
+    let mut whole = before.clone();
+    let mut restored = make();
+    restored.restore_state(&snapshot).unwrap();
+    restored.open(&ctx).unwrap();
+    whole.extend(run_steps(restored.as_mut(), &steps[at..], &ctx, true));
+    assert_eq!(sorted(whole), expected, "restored whole");
+
+    let mut split = before;
+    for (start, end) in [(0, 63), (64, 127)] {
+        let ctx = subtask_context(start, end, None);
+        let mut half = make();
+        half.restore_state(&snapshot).unwrap();
+        half.open(&ctx).unwrap();
+        split.extend(run_steps(
+            half.as_mut(),
+            &own_steps(&steps[at..], keys, start, end),
+            &ctx,
+            true,
+        ));
+    }
+    assert_eq!(sorted(split), expected, "restored split by key group");
+
+    let mut corrupt = make();
+    corrupt.restore_state(b"not a snapshot").unwrap();
+    assert!(
+        corrupt.open(&ctx).is_err(),
+        "a corrupt snapshot is an error"
+    );
+    expected
+}

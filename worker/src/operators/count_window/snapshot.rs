@@ -106,7 +106,11 @@ pub fn restore(state: &mut KeyedAggregates<KeyState>, bytes: &[u8]) -> Result<us
     }
     for ((kg, key), (seen, mut pending)) in keys {
         pending.sort_unstable();
-        table.insert(kg, key, (seen, pending.into_iter().map(|(_, s)| s).collect()))?;
+        table.insert(
+            kg,
+            key,
+            (seen, pending.into_iter().map(|(_, s)| s).collect()),
+        )?;
     }
     Ok(n)
 }
