@@ -373,3 +373,68 @@ async fn at_least_once_mode_checkpoints_and_unknown_modes_are_refused() -> anyho
     );
     Ok(())
 }
+
+/// Shared files of incremental checkpoints across a master restart: the restarted
+/// master rebuilds its registry from the retained checkpoints' `_metadata` (which lists
+/// their shared files), deletes a file of the job's `shared/` folder none of them
+/// refers to (as a checkpoint that never completed leaves), and keeps every file the
+/// latest completed checkpoint needs, so the job restores and checkpoints on.
+#[tokio::test]
+async fn a_restarted_master_rebuilds_shared_files_and_deletes_orphans() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start(1, 2).await?;
+    let sql = "
+SET 'state.backend.type' = 'rocksdb';
+SET 'execution.checkpointing.interval' = '300 ms';
+CREATE TABLE src (k INT, v BIGINT, ts AS PROCTIME()) WITH ('connector' = 'datagen',
+  'rows-per-second' = '2000', 'fields.k.min' = '1', 'fields.k.max' = '400');
+CREATE TABLE snk (k INT, c BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT k, COUNT(*) AS c, SUM(v) AS s
+FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' HOUR))
+GROUP BY k, window_start, window_end;
+";
+    let id = cluster.submit(sql, 1, json!({})).await?;
+    cluster.wait_running(&id).await?;
+    let stats = wait_completed(&cluster, &id, 2).await?;
+    let before = stats["latest"]["completed"]["id"].as_u64().unwrap_or(0);
+    let shared = cluster
+        .data_dir
+        .path()
+        .join("checkpoints")
+        .join(&id)
+        .join("shared");
+    std::fs::create_dir_all(&shared)?;
+    let orphan = shared.join("orphan-999999.sst");
+    std::fs::write(&orphan, b"left by a checkpoint that never completed")?;
+
+    cluster.restart_master().await?;
+    let stats = wait_for("a checkpoint after the master restart", WAIT, || async {
+        let stats = checkpoints(&cluster, &id).await?;
+        let latest = &stats["latest"]["completed"];
+        Ok(
+            (latest["id"].as_u64() > Some(before) && latest["attempt"].as_u64() >= Some(2))
+                .then_some(stats),
+        )
+    })
+    .await?;
+    assert!(!orphan.exists(), "the orphan was deleted");
+    let latest = &stats["latest"]["completed"];
+    let path = latest["path"].as_str().unwrap_or_default();
+    let metadata: Value = serde_json::from_slice(&std::fs::read(format!("{path}/_metadata"))?)?;
+    let files = metadata["shared_files"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !files.is_empty(),
+        "an incremental checkpoint shares files: {metadata:#}"
+    );
+    for f in files {
+        let f = f.as_str().unwrap_or_default();
+        assert!(
+            shared.join(f).exists(),
+            "{f} of checkpoint {} kept",
+            latest["id"]
+        );
+    }
+    Ok(())
+}

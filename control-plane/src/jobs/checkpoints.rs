@@ -15,6 +15,7 @@ use eddy_storage::Location;
 
 use super::Shared;
 use super::savepoints::{self, Rescale, SavepointTrigger, StopMode};
+use super::shared_files::{METADATA_SHARED_FILES, SharedFiles, listed_in_metadata};
 use super::state::{JobState, exec};
 use crate::raft::Command;
 use crate::registry::now_ms;
@@ -171,44 +172,12 @@ struct Pending {
     /// Present when this checkpoint is a savepoint.
     savepoint: Option<SavepointTrigger>,
     /// The checkpoint's `_metadata` (the vertices and the parallelism its snapshots
-    /// are taken at: a restore with another parallelism redistributes them).
-    metadata: Vec<u8>,
+    /// are taken at: a restore with another parallelism redistributes them; at
+    /// completion, the shared files it refers to).
+    metadata: serde_json::Value,
     /// Files under the job's `shared/` directory its acknowledged snapshots refer to
     /// (incremental RocksDB checkpoints).
     shared: BTreeSet<String>,
-}
-
-/// Reference counting of the files incremental checkpoints share (Flink's
-/// `SharedStateRegistry`): a file under `JOB/shared/` is deleted once no retained
-/// checkpoint, no pending one, and not the latest completed incremental checkpoint
-/// refers to it. The latest incremental one stays protected even when a savepoint
-/// (canonical, sharing nothing) subsumed it: subtasks skip uploading the files of the
-/// last completed checkpoint they were told of, and a file alive in a later snapshot
-/// is alive in every snapshot between, under the same name — so that set covers them.
-#[derive(Debug, Default)]
-struct SharedFiles {
-    /// The shared files of the latest completed non-savepoint checkpoint.
-    latest_incremental: BTreeSet<String>,
-    /// Files of discarded checkpoints still protected (deleted once they are not).
-    discarded: BTreeSet<String>,
-}
-
-impl SharedFiles {
-    /// Takes the discarded files that neither `referenced` (the retained and pending
-    /// checkpoints' files) nor the latest incremental checkpoint refers to.
-    fn take_unreferenced<'a>(
-        &mut self,
-        referenced: impl Iterator<Item = &'a String>,
-    ) -> BTreeSet<String> {
-        let referenced: BTreeSet<&String> = referenced.collect();
-        let latest = &self.latest_incremental;
-        let (keep, delete): (BTreeSet<String>, BTreeSet<String>) =
-            std::mem::take(&mut self.discarded)
-                .into_iter()
-                .partition(|f| latest.contains(f) || referenced.contains(f));
-        self.discarded = keep;
-        delete
-    }
 }
 
 /// One job's coordinator, driven by its job master.
@@ -222,6 +191,9 @@ pub struct CheckpointCoordinator {
     /// the shared files each refers to.
     retained: std::collections::VecDeque<(u64, String, BTreeSet<String>)>,
     shared_files: SharedFiles,
+    /// Retained checkpoints (rebuilt after a master restart) whose shared files are
+    /// unknown: until they are discarded, the registry is incomplete.
+    unknown_retained: BTreeSet<u64>,
     /// A stop-with-savepoint completed: the savepoint's directory (the job stops) and,
     /// for a rescale, the new plan.
     stopped_at: Option<(String, Option<Rescale>)>,
@@ -239,6 +211,7 @@ impl CheckpointCoordinator {
             consecutive_failures: 0,
             retained: std::collections::VecDeque::new(),
             shared_files: SharedFiles::default(),
+            unknown_retained: BTreeSet::new(),
             stopped_at: None,
             drained_at: None,
         }
@@ -448,8 +421,12 @@ impl CheckpointCoordinator {
             return;
         };
         let job_id = p.row.job_id.clone();
+        p.metadata[METADATA_SHARED_FILES] = serde_json::json!(p.shared);
         let written = match Location::open(&p.row.path) {
-            Ok(dir) => dir.put(METADATA_FILE, p.metadata.clone()).await,
+            Ok(dir) => {
+                dir.put(METADATA_FILE, p.metadata.to_string().into_bytes())
+                    .await
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = written {
@@ -543,6 +520,9 @@ impl CheckpointCoordinator {
                 break;
             };
             self.shared_files.discarded.extend(shared);
+            if self.unknown_retained.remove(&old) && self.unknown_retained.is_empty() {
+                self.shared_files.complete = true;
+            }
             let deleted = match Location::open(&dir) {
                 Ok(location) => location.delete_all().await.map(|()| location),
                 Err(e) => Err(e),
@@ -563,10 +543,19 @@ impl CheckpointCoordinator {
         self.delete_unreferenced_shared_files(job_id).await;
     }
 
+    /// The job's folder of shared files.
+    fn shared_dir(&self, job_id: &str) -> Result<Location, eddy_storage::StorageError> {
+        Ok(Location::open(&self.config.root)?.child(&format!("{job_id}/{SHARED_DIR}")))
+    }
+
     /// Deletes the discarded shared files no retained, pending or latest incremental
-    /// checkpoint refers to.
+    /// checkpoint refers to, and — when nothing is pending — those of checkpoints that
+    /// never completed (see [`SharedFiles`]).
     async fn delete_unreferenced_shared_files(&mut self, job_id: &str) {
-        if self.shared_files.discarded.is_empty() {
+        let idle = self.pending.is_empty();
+        if self.shared_files.discarded.is_empty()
+            && !(idle && !self.shared_files.aborted.is_empty())
+        {
             return;
         }
         let referenced = self
@@ -574,12 +563,12 @@ impl CheckpointCoordinator {
             .iter()
             .flat_map(|(_, _, s)| s)
             .chain(self.pending.values().flat_map(|p| &p.shared));
-        let delete = self.shared_files.take_unreferenced(referenced);
+        let delete = self.shared_files.take_unreferenced(referenced, idle);
         if delete.is_empty() {
             return;
         }
-        let dir = match Location::open(&self.config.root) {
-            Ok(root) => root.child(&format!("{job_id}/{SHARED_DIR}")),
+        let dir = match self.shared_dir(job_id) {
+            Ok(dir) => dir,
             Err(e) => {
                 tracing::warn!(%job_id, error = %e, "cannot open the checkpoint storage to delete shared files");
                 return;
@@ -625,6 +614,8 @@ impl CheckpointCoordinator {
         }
         tracing::warn!(job_id = %p.row.job_id, checkpoint_id = id, %reason, "checkpoint failed");
         publish(shared, &p.row.job_id, id, checkpoint_status::FAILED);
+        self.abort_shared_files(&p.row.job_id, id, std::mem::take(&mut p.shared))
+            .await;
         if p.savepoint.is_some() {
             // A failed savepoint never fails the job (as in Flink).
             return Ok(());
@@ -635,6 +626,94 @@ impl CheckpointCoordinator {
                 "exceeded checkpoint tolerable failure threshold ({n}): {reason}"
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// Checkpoint `id` never completes: the shared files it uploaded — those its
+    /// acknowledgements named and, when nothing else is pending, every file of the
+    /// shared folder no retained checkpoint refers to (uploads of subtasks that never
+    /// acknowledged) — are deleted unless the latest completed checkpoint holds them.
+    async fn abort_shared_files(&mut self, job_id: &str, id: u64, files: BTreeSet<String>) {
+        let listed = if self.pending.is_empty() && self.shared_files.complete {
+            match self.shared_dir(job_id) {
+                Ok(dir) => match dir.list().await {
+                    Ok(listed) => Some(listed.into_iter().map(|(name, _)| name).collect()),
+                    Err(e) => {
+                        tracing::warn!(%job_id, checkpoint_id = id, error = %e, "cannot list the shared checkpoint files");
+                        None
+                    }
+                },
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        self.shared_files.abort(files, listed);
+        self.delete_unreferenced_shared_files(job_id).await;
+    }
+
+    /// Rebuilds the retained checkpoints and their shared files (after a master
+    /// restart or failover, before the first attempt): the newest `num_retained`
+    /// completed checkpoints in the store whose directory still holds `_metadata`,
+    /// each with the shared files the metadata lists; the newest non-savepoint one is
+    /// the latest incremental. Then files of the shared folder none of them refers to
+    /// (left by checkpoints that never completed) are deleted. A retained checkpoint
+    /// whose metadata lists no files (written before the list existed) keeps the
+    /// registry incomplete — nothing unknown is deleted — until retention discards it.
+    pub(crate) async fn recover_retained(&mut self, shared: &Shared, job_id: &str) {
+        let rows = match shared.store.checkpoints(job_id).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(%job_id, error = %e, "cannot read the retained checkpoints; shared files are not deleted");
+                return;
+            }
+        };
+        let mut found = Vec::new();
+        let mut unknown = BTreeSet::new();
+        for row in rows
+            .iter()
+            .filter(|r| r.status == checkpoint_status::COMPLETED)
+        {
+            if found.len() == self.config.num_retained {
+                break;
+            }
+            let metadata = match Location::open(&row.path) {
+                Ok(dir) => dir.get(METADATA_FILE).await,
+                Err(e) => Err(e),
+            };
+            let files = match metadata {
+                Ok(Some(bytes)) => listed_in_metadata(&bytes),
+                // Deleted by retention before the restart.
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(%job_id, checkpoint_id = row.checkpoint_id, error = %e, "cannot read a retained checkpoint's metadata");
+                    None
+                }
+            };
+            if files.is_none() {
+                unknown.insert(row.checkpoint_id);
+            }
+            found.push((
+                row.checkpoint_id,
+                row.path.clone(),
+                files.unwrap_or_default(),
+                row.is_savepoint,
+            ));
+        }
+        found.reverse();
+        if let Some((_, _, files, _)) = found.iter().rev().find(|c| !c.3) {
+            self.shared_files.latest_incremental = files.clone();
+        }
+        let retained = found.len();
+        self.retained = found
+            .into_iter()
+            .map(|(id, path, files, _)| (id, path, files))
+            .collect();
+        self.shared_files.complete = unknown.is_empty();
+        self.unknown_retained = unknown;
+        tracing::info!(%job_id, retained, complete = self.shared_files.complete, "retained checkpoints and their shared files rebuilt");
+        if self.shared_files.complete {
+            self.abort_shared_files(job_id, 0, BTreeSet::new()).await;
         }
     }
 
@@ -653,7 +732,7 @@ impl CheckpointCoordinator {
 /// `runtime::restore`).
 pub const METADATA_FILE: &str = "_metadata";
 
-fn metadata(job: &JobState, checkpoint_id: u64) -> Vec<u8> {
+fn metadata(job: &JobState, checkpoint_id: u64) -> serde_json::Value {
     let vertices: Vec<serde_json::Value> = job
         .graph
         .vertices
@@ -665,8 +744,6 @@ fn metadata(job: &JobState, checkpoint_id: u64) -> Vec<u8> {
         "checkpoint_id": checkpoint_id,
         "vertices": vertices,
     })
-    .to_string()
-    .into_bytes()
 }
 
 /// Tells every worker of the attempt that checkpoint `id` completed. A lost notice
@@ -699,26 +776,6 @@ fn publish(shared: &Shared, job_id: &str, checkpoint_id: u64, status: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_shared_file_is_deleted_once_nothing_refers_to_it() {
-        let set =
-            |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| n.to_string()).collect() };
-        let mut files = SharedFiles {
-            latest_incremental: set(&["b", "c"]),
-            discarded: set(&["a", "b", "x"]),
-        };
-        // Checkpoint 1 {a, b, x} discarded; 2 {b, c} is the latest; a pending one has a.
-        let pending = set(&["a"]);
-        assert_eq!(files.take_unreferenced(pending.iter()), set(&["x"]));
-        assert_eq!(files.discarded, set(&["a", "b"]));
-        // The pending one completed without a; a savepoint (no shared files) subsumed 2:
-        // b stays while 2 is the latest incremental checkpoint.
-        assert_eq!(files.take_unreferenced(std::iter::empty()), set(&["a"]));
-        files.latest_incremental = set(&["c", "d"]);
-        assert_eq!(files.take_unreferenced(std::iter::empty()), set(&["b"]));
-        assert!(files.discarded.is_empty());
-    }
 
     #[test]
     fn flink_durations_and_options() {

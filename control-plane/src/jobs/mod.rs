@@ -15,6 +15,7 @@ pub mod job_master;
 pub mod restart;
 pub mod savepoints;
 pub mod scheduler;
+mod shared_files;
 pub mod state;
 pub mod state_browser;
 
