@@ -15,7 +15,7 @@ use eddy_storage::Location;
 
 use super::Shared;
 use super::savepoints::{self, Rescale, SavepointTrigger, StopMode};
-use super::shared_files::{METADATA_SHARED_FILES, SharedFiles, listed_in_metadata};
+use super::shared_files::{METADATA_SHARED_FILES, SharedFiles, read_retained};
 use super::state::{JobState, exec};
 use crate::raft::Command;
 use crate::registry::now_ms;
@@ -654,7 +654,8 @@ impl CheckpointCoordinator {
 
     /// Rebuilds the retained checkpoints and their shared files (after a master
     /// restart or failover, before the first attempt): the newest `num_retained`
-    /// completed checkpoints in the store whose directory still holds `_metadata`,
+    /// completed checkpoints (the store's, and Raft's latest) whose directory still
+    /// holds `_metadata`,
     /// each with the shared files the metadata lists; the newest non-savepoint one is
     /// the latest incremental. Then files of the shared folder none of them refers to
     /// (left by checkpoints that never completed) are deleted. A retained checkpoint
@@ -668,46 +669,32 @@ impl CheckpointCoordinator {
                 return;
             }
         };
-        let mut found = Vec::new();
-        let mut unknown = BTreeSet::new();
-        for row in rows
+        // The store's completed checkpoints, newest first, and Raft's latest (the
+        // master may have stopped between committing it and recording it).
+        let mut candidates: Vec<(u64, String, bool)> = rows
             .iter()
             .filter(|r| r.status == checkpoint_status::COMPLETED)
+            .map(|r| (r.checkpoint_id, r.path.clone(), r.is_savepoint))
+            .collect();
+        if let Some(latest) = shared.raft.latest_checkpoint(job_id)
+            && !candidates.iter().any(|c| c.0 == latest.checkpoint_id)
         {
-            if found.len() == self.config.num_retained {
-                break;
-            }
-            let metadata = match Location::open(&row.path) {
-                Ok(dir) => dir.get(METADATA_FILE).await,
-                Err(e) => Err(e),
-            };
-            let files = match metadata {
-                Ok(Some(bytes)) => listed_in_metadata(&bytes),
-                // Deleted by retention before the restart.
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::warn!(%job_id, checkpoint_id = row.checkpoint_id, error = %e, "cannot read a retained checkpoint's metadata");
-                    None
-                }
-            };
-            if files.is_none() {
-                unknown.insert(row.checkpoint_id);
-            }
-            found.push((
-                row.checkpoint_id,
-                row.path.clone(),
-                files.unwrap_or_default(),
-                row.is_savepoint,
-            ));
+            candidates.push((latest.checkpoint_id, latest.path, false));
+            candidates.sort_by(|a, b| b.0.cmp(&a.0));
         }
-        found.reverse();
-        if let Some((_, _, files, _)) = found.iter().rev().find(|c| !c.3) {
-            self.shared_files.latest_incremental = files.clone();
+        let found = read_retained(job_id, candidates, self.config.num_retained).await;
+        let unknown: BTreeSet<u64> = found
+            .iter()
+            .filter(|c| c.files.is_none())
+            .map(|c| c.id)
+            .collect();
+        if let Some(c) = found.iter().rev().find(|c| !c.is_savepoint) {
+            self.shared_files.latest_incremental = c.files.clone().unwrap_or_default();
         }
         let retained = found.len();
         self.retained = found
             .into_iter()
-            .map(|(id, path, files, _)| (id, path, files))
+            .map(|c| (c.id, c.path, c.files.unwrap_or_default()))
             .collect();
         self.shared_files.complete = unknown.is_empty();
         self.unknown_retained = unknown;

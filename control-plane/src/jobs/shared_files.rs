@@ -15,6 +15,10 @@
 
 use std::collections::BTreeSet;
 
+use eddy_storage::Location;
+
+use super::checkpoints::METADATA_FILE;
+
 /// The key of a completed checkpoint's `_metadata` listing its shared files.
 pub const METADATA_SHARED_FILES: &str = "shared_files";
 
@@ -79,6 +83,52 @@ pub fn listed_in_metadata(metadata: &[u8]) -> Option<BTreeSet<String>> {
         .iter()
         .map(|f| f.as_str().map(str::to_string))
         .collect()
+}
+
+/// A retained checkpoint found again after a master restart.
+pub(crate) struct Retained {
+    pub id: u64,
+    pub path: String,
+    /// `None`: its metadata lists no shared files (older) or could not be read.
+    pub files: Option<BTreeSet<String>>,
+    pub is_savepoint: bool,
+}
+
+/// The newest `num_retained` of `candidates` (completed checkpoints `(id, path,
+/// savepoint)`, newest first) whose directory still holds `_metadata`, with the shared
+/// files it lists; oldest first.
+pub(crate) async fn read_retained(
+    job_id: &str,
+    candidates: Vec<(u64, String, bool)>,
+    num_retained: usize,
+) -> Vec<Retained> {
+    let mut found = Vec::new();
+    for (id, path, is_savepoint) in candidates {
+        if found.len() == num_retained {
+            break;
+        }
+        let metadata = match Location::open(&path) {
+            Ok(dir) => dir.get(METADATA_FILE).await,
+            Err(e) => Err(e),
+        };
+        let files = match metadata {
+            Ok(Some(bytes)) => listed_in_metadata(&bytes),
+            // Deleted by retention before the restart.
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(%job_id, checkpoint_id = id, error = %e, "cannot read a retained checkpoint's metadata");
+                None
+            }
+        };
+        found.push(Retained {
+            id,
+            path,
+            files,
+            is_savepoint,
+        });
+    }
+    found.reverse();
+    found
 }
 
 #[cfg(test)]
@@ -146,6 +196,34 @@ mod tests {
                 .take_unreferenced(std::iter::empty(), true)
                 .is_empty()
         );
+    }
+
+    /// The newest retained checkpoints with readable metadata, oldest first; a
+    /// deleted one is skipped, an older metadata's files are unknown.
+    #[tokio::test]
+    async fn retained_checkpoints_are_read_back_from_their_metadata() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = |id: u64| format!("{}/chk-{id}", root.path().display());
+        let write = |id: u64, meta: &str| {
+            std::fs::create_dir_all(dir(id)).unwrap();
+            std::fs::write(format!("{}/{METADATA_FILE}", dir(id)), meta).unwrap();
+        };
+        write(5, r#"{"shared_files": ["a", "b"]}"#);
+        write(4, r#"{"checkpoint_id": 4}"#);
+        write(2, r#"{"shared_files": ["a"]}"#);
+        let candidates = vec![
+            (5, dir(5), false),
+            (4, dir(4), true),
+            (3, dir(3), false),
+            (2, dir(2), false),
+        ];
+        let found = read_retained("job", candidates, 3).await;
+        let ids: Vec<u64> = found.iter().map(|c| c.id).collect();
+        assert_eq!(ids, vec![2, 4, 5]);
+        assert_eq!(found[0].files, Some(set(&["a"])));
+        assert_eq!(found[1].files, None);
+        assert!(found[1].is_savepoint);
+        assert_eq!(found[2].files, Some(set(&["a", "b"])));
     }
 
     #[test]
