@@ -553,9 +553,8 @@ impl CheckpointCoordinator {
     /// never completed (see [`SharedFiles`]).
     async fn delete_unreferenced_shared_files(&mut self, job_id: &str) {
         let idle = self.pending.is_empty();
-        if self.shared_files.discarded.is_empty()
-            && !(idle && !self.shared_files.aborted.is_empty())
-        {
+        let aborted_due = idle && !self.shared_files.aborted.is_empty();
+        if self.shared_files.discarded.is_empty() && !aborted_due {
             return;
         }
         let referenced = self
@@ -680,7 +679,7 @@ impl CheckpointCoordinator {
             && !candidates.iter().any(|c| c.0 == latest.checkpoint_id)
         {
             candidates.push((latest.checkpoint_id, latest.path, false));
-            candidates.sort_by(|a, b| b.0.cmp(&a.0));
+            candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
         }
         let found = read_retained(job_id, candidates, self.config.num_retained).await;
         let unknown: BTreeSet<u64> = found

@@ -14,12 +14,13 @@ use crate::runtime::operator::Operator;
 
 const TYPES: [JoinType; 3] = [JoinType::Inner, JoinType::LeftOuter, JoinType::FullOuter];
 
+/// A side's rows: `(key or NULL, time, value)`.
+type SideRows<'a> = [(Option<i64>, i64, &'a str)];
+
 /// Rounds of a left and a right batch `(key or NULL, time, value)` then a watermark
 /// 20 ms behind the largest time (times within a round differ by < 20 ms, so no row
 /// is late), then the final watermark. `to_batch(side, rows)` builds a side's batch.
-fn steps(
-    to_batch: &dyn Fn(usize, &[(Option<i64>, i64, &str)]) -> arrow::array::RecordBatch,
-) -> Vec<Step> {
+fn steps(to_batch: &dyn Fn(usize, &SideRows<'_>) -> arrow::array::RecordBatch) -> Vec<Step> {
     let mut rng = Xorshift(0x2545_f491_4f6c_dd1d);
     let mut steps = Vec::new();
     let mut max_t = 0;
