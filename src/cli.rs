@@ -195,6 +195,10 @@ pub struct SlotFlags {
     /// Managed memory of the worker, split evenly across slots, e.g. 2GiB (default: a quarter of RAM).
     #[arg(long, env = "EDDY_MANAGED_MEMORY", value_parser = parse_size)]
     pub managed_memory: Option<u64>,
+    /// Where the RocksDB state backend keeps its working files (Flink's
+    /// `state.backend.rocksdb.localdir`; default: the system's temporary directory).
+    #[arg(long, env = "EDDY_LOCAL_STATE_DIR")]
+    pub local_state_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

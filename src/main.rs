@@ -172,6 +172,7 @@ fn worker_config(
         heartbeat_interval,
         heartbeat_timeout,
         planner: Some(std::sync::Arc::new(sql_planner::EddySqlPlanner)),
+        local_state_dir: flags.local_state_dir.clone(),
     }
 }
 

@@ -1,9 +1,13 @@
 //! The SQL planner the binary hands to the master and to workers: `eddy-sql` plans a
-//! script onto the worker's graph, chained (and described for the REST API). Master and
+//! script onto the worker's graph, chained (and described for the REST API); for the
+//! master's state browser it also reads a RocksDB checkpoint's keyed state with the
+//! planned job's operators (`eddy_worker::state::rocksdb::reader`). Master and
 //! workers plan the same script with the same inputs, so they get the same graph.
 
 use eddy_api::error::{ErrorBody, codes};
-use eddy_control_plane::sql::{PlanFuture, PlannedGraph, SqlPlanner};
+use eddy_control_plane::sql::{
+    KeyedStateRead, PlanFuture, PlannedGraph, SqlPlanner, StateReadFuture,
+};
 use std::collections::BTreeMap;
 
 use eddy_sql::{PlanOptions, plan_script};
@@ -32,6 +36,30 @@ impl SqlPlanner for EddySqlPlanner {
                 graph: graph.describe(),
                 settings: planned.settings,
             })
+        })
+    }
+
+    /// Plans the job as at submission, then reads the section with its operator.
+    fn read_keyed_state(&self, read: KeyedStateRead) -> StateReadFuture {
+        Box::pin(async move {
+            let options = PlanOptions {
+                parallelism: read.parallelism,
+                ..PlanOptions::default()
+            };
+            let planned = plan_script(&read.sql, &options)
+                .await
+                .map_err(|e| e.message)?;
+            let graph = JobGraph::from_stream_graph(planned.graph).map_err(|e| e.to_string())?;
+            eddy_worker::state::rocksdb::reader::read_keyed_state(
+                &graph,
+                read.vertex,
+                read.operator,
+                read.subtask,
+                &read.section,
+                read.key_group,
+            )
+            .await
+            .map_err(|e| e.to_string())
         })
     }
 }

@@ -86,7 +86,8 @@ pub struct SubmitJobRequest {
     /// Checkpoint interval (`execution.checkpointing.interval`); none = no checkpoints.
     #[serde(default)]
     pub checkpoint_interval_ms: Option<u64>,
-    /// "hashmap" (default) or "rocksdb".
+    /// "hashmap" or "rocksdb"; without it the script's `SET 'state.backend.type'`
+    /// (or Flink 1.x's `'state.backend'`) decides, else "hashmap".
     #[serde(default)]
     pub state_backend: Option<String>,
     /// "none", "fixed-delay" or "exponential-delay" (default), or an object with "type"
@@ -274,4 +275,36 @@ pub struct JobDetails {
 pub struct CancelJobResponse {
     pub id: String,
     pub status: JobStatus,
+}
+
+/// Flink's options naming a job's state backend, in order of precedence:
+/// `state.backend.type` (Flink ≥ 1.15) and Flink 1.x's `state.backend`.
+pub const STATE_BACKEND_OPTIONS: [&str; 2] = ["state.backend.type", "state.backend"];
+
+/// Eddy's name (`hashmap` or `rocksdb`) of a state backend as Flink spells it, any
+/// case: `hashmap`, `rocksdb`, and Flink's older heap backends `jobmanager`,
+/// `memory` and `filesystem` (all `hashmap`).
+pub fn state_backend_name(value: &str) -> Result<&'static str, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "hashmap" | "jobmanager" | "memory" | "filesystem" => Ok("hashmap"),
+        "rocksdb" => Ok("rocksdb"),
+        other => Err(format!(
+            "'{other}' is not a state backend: use hashmap or rocksdb"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod state_backend_tests {
+    use super::*;
+
+    #[test]
+    fn state_backend_names_as_flink_spells_them() {
+        assert_eq!(state_backend_name("RocksDB"), Ok("rocksdb"));
+        assert_eq!(state_backend_name(" hashmap "), Ok("hashmap"));
+        assert_eq!(state_backend_name("filesystem"), Ok("hashmap"));
+        assert_eq!(state_backend_name("jobmanager"), Ok("hashmap"));
+        assert!(state_backend_name("forst").is_err());
+        assert!(state_backend_name("").is_err());
+    }
 }

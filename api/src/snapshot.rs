@@ -9,6 +9,9 @@ pub const SNAPSHOT_MAGIC: &[u8; 8] = b"EDDYSNP1";
 pub const SECTION_POSITION: u8 = 0;
 /// Section kind of an operator's state (`index`: its place in the chain).
 pub const SECTION_OPERATOR: u8 = 1;
+/// The magic of an operator section holding a RocksDB checkpoint's handle (its files
+/// under the job's checkpoint directory) instead of the canonical keyed snapshot.
+pub const ROCKSDB_CHECKPOINT_MAGIC: &[u8; 8] = b"EDDYRKS1";
 
 /// A subtask's snapshot as bytes: the magic, then sections `(kind, index, length,
 /// bytes)` — kind 0 the source position, kind 1 an operator's state (`index` its place
@@ -24,16 +27,21 @@ pub fn encode_snapshot(position: Option<Vec<u8>>, operators: Vec<Option<Vec<u8>>
                 .filter_map(|(i, s)| s.map(|s| (SECTION_OPERATOR, i as u32, s))),
         )
         .collect();
+    encode_sections(&sections)
+}
+
+/// Encodes sections as [`decode_snapshot`] returns them (empty when there are none).
+pub fn encode_sections(sections: &[(u8, u32, Vec<u8>)]) -> Vec<u8> {
     if sections.is_empty() {
         return Vec::new();
     }
     let mut out = SNAPSHOT_MAGIC.to_vec();
     out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
     for (kind, index, bytes) in sections {
-        out.push(kind);
+        out.push(*kind);
         out.extend_from_slice(&index.to_le_bytes());
         out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        out.extend_from_slice(&bytes);
+        out.extend_from_slice(bytes);
     }
     out
 }
@@ -82,6 +90,8 @@ mod tests {
             ])
         );
         assert_eq!(encode_snapshot(None, vec![None]), Vec::<u8>::new());
+        let sections = decode_snapshot(&bytes).unwrap();
+        assert_eq!(encode_sections(&sections), bytes);
         assert!(decode_snapshot(b"garbage!").is_err());
         assert!(decode_snapshot(&bytes[..bytes.len() - 1]).is_err());
     }

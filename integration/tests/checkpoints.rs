@@ -1,7 +1,7 @@
 //! Checkpoints over real processes (recovery is in `recovery.rs`): periodic checkpoints with ids from the Raft
 //! state, barriers aligned at multi-input subtasks, source positions stored, statistics
-//! in the database served by the REST API, and a clear failure for state that cannot be
-//! checkpointed yet.
+//! in the database served by the REST API, OVER state checkpointed, the state browser
+//! on both backends.
 
 use eddy_integration::cluster::Cluster;
 use eddy_integration::{WAIT, get_json, wait_for};
@@ -120,37 +120,67 @@ async fn periodic_checkpoints_complete_with_ids_from_raft_and_statistics() -> an
 }
 
 /// `SET 'execution.checkpointing.interval'` in the script turns checkpoints on; an
-/// OVER aggregate's state cannot be checkpointed yet: those checkpoints fail with the
-/// reason, and the job keeps running.
+/// OVER aggregate's state (a bounded ROWS frame with a retractable MAX, rows waiting
+/// for the watermark) is checkpointed: its checkpoints complete with state, none fails,
+/// and the state browser pages its per-key entries.
 #[tokio::test]
-async fn unsupported_state_fails_checkpoints_with_the_reason_not_the_job() -> anyhow::Result<()> {
+async fn an_over_aggregates_checkpoints_complete_with_its_state() -> anyhow::Result<()> {
     let cluster = Cluster::start(1, 2).await?;
     let sql = "
 SET 'execution.checkpointing.interval' = '200 ms';
-CREATE TABLE src (k INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
+CREATE TABLE src (k INT, v INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH (
   'connector' = 'datagen', 'rows-per-second' = '500', 'fields.k.min' = '1', 'fields.k.max' = '5');
-CREATE TABLE snk (k INT, c BIGINT) WITH ('connector' = 'blackhole');
+CREATE TABLE snk (k INT, c BIGINT, m INT) WITH ('connector' = 'blackhole');
 INSERT INTO snk SELECT k,
-  COUNT(*) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+  COUNT(*) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
+  MAX(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
 FROM src;
 ";
     let id = cluster.submit(sql, 1, json!({})).await?;
     cluster.wait_running(&id).await?;
-    let stats = wait_for("failed checkpoints", WAIT, || async {
-        let stats = checkpoints(&cluster, &id).await?;
-        Ok((stats["counts"]["failed"].as_u64() >= Some(2)).then_some(stats))
-    })
-    .await?;
-    let failure = stats["latest"]["failed"]["failure"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(failure.contains("not supported"), "{failure}");
-    assert_eq!(stats["counts"]["completed"], 0, "{stats:#}");
+    let stats = wait_completed(&cluster, &id, 2).await?;
+    assert_eq!(stats["counts"]["failed"], 0, "{stats:#}");
+    let latest = &stats["latest"]["completed"];
+    assert!(
+        latest["state_size_bytes"].as_u64() > Some(0),
+        "OVER state: {latest}"
+    );
+    let cid = latest["id"].as_u64().unwrap_or_default();
     let job = cluster.job(&id).await?;
     assert_eq!(
         (job["status"].as_str(), job["attempt"].as_u64()),
         (Some("RUNNING"), Some(1))
+    );
+    let over = job["vertices"]
+        .as_array()
+        .and_then(|vs| {
+            vs.iter().find(|v| {
+                v["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("OverAggregate")
+            })
+        })
+        .and_then(|v| v["id"].as_u64())
+        .ok_or_else(|| anyhow::anyhow!("no OVER vertex: {job:#}"))?;
+    let state = get_json(&format!(
+        "{}/api/v1/jobs/{id}/checkpoints/{cid}/state?vertex={over}",
+        cluster.url
+    ))
+    .await?;
+    let entries = state["entries"].as_array().cloned().unwrap_or_default();
+    // Rows wait for the watermark (a second behind); processed keys keep aggregates.
+    let kinds = ["aggregates", "frame row", "waiting row"];
+    assert!(
+        !entries.is_empty()
+            && entries
+                .iter()
+                .all(|e| kinds.iter().any(|k| e["namespace"] == *k)),
+        "{state:#}"
+    );
+    assert!(
+        entries.iter().any(|e| e["namespace"] == "waiting row"),
+        "{state:#}"
     );
     Ok(())
 }
@@ -159,8 +189,20 @@ FROM src;
 /// paged, filtered by key group and key prefix; keys and windows readable.
 #[tokio::test]
 async fn the_state_browser_pages_a_windows_keyed_state() -> anyhow::Result<()> {
+    browse_a_windows_keyed_state("hashmap").await
+}
+
+/// The same over an incremental RocksDB checkpoint (SST files in the job's `shared/`
+/// directory): the master reads it with the job's own operator, offline.
+#[tokio::test]
+async fn the_state_browser_reads_a_rocksdb_checkpoint() -> anyhow::Result<()> {
+    browse_a_windows_keyed_state("rocksdb").await
+}
+
+async fn browse_a_windows_keyed_state(backend: &str) -> anyhow::Result<()> {
     let cluster = Cluster::start(1, 2).await?;
-    let sql = "
+    let sql = format!("SET 'state.backend.type' = '{backend}';")
+        + "
 SET 'execution.checkpointing.interval' = '300 ms';
 SET 'execution.checkpointing.num-retained' = '20';
 CREATE TABLE src (k INT, v BIGINT, ts AS PROCTIME()) WITH ('connector' = 'datagen',
@@ -170,11 +212,29 @@ INSERT INTO snk SELECT k, COUNT(*) AS c, SUM(v) AS s
 FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' HOUR))
 GROUP BY k, window_start, window_end;
 ";
-    let id = cluster.submit(sql, 2, json!({})).await?;
+    let id = cluster.submit(&sql, 2, json!({})).await?;
     let job = cluster.wait_running(&id).await?;
+    assert_eq!(job["state_backend"], backend);
     let window_vertex = job["vertices"][1]["id"].as_u64().unwrap_or(1);
     let stats = wait_completed(&cluster, &id, 2).await?;
-    let cid = stats["latest"]["completed"]["id"].as_u64().unwrap_or(0);
+    let mut cid = stats["latest"]["completed"]["id"].as_u64().unwrap_or(0);
+    if backend == "rocksdb" {
+        // A checkpoint that uploaded less than its state: incremental, files shared.
+        cid = wait_for("an incremental checkpoint", WAIT, || async {
+            let stats = checkpoints(&cluster, &id).await?;
+            Ok(stats["history"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|c| {
+                    (c["status"] == "COMPLETED"
+                        && c["checkpointed_bytes"].as_u64() < c["state_size_bytes"].as_u64())
+                    .then(|| c["id"].as_u64())
+                    .flatten()
+                }))
+        })
+        .await?;
+    }
     let state = |query: String| {
         let url = format!(
             "{}/api/v1/jobs/{id}/checkpoints/{cid}/state?vertex={window_vertex}{query}",
@@ -248,6 +308,46 @@ GROUP BY k, window_start, window_end;
     Ok(())
 }
 
+/// Flink's `SET 'state.backend.type'` (or Flink 1.x's `'state.backend'`) in the
+/// script chooses the state backend when the request names none; the request's
+/// `state_backend` wins; the job shows the effective choice; a bad name is a 400.
+#[tokio::test]
+async fn the_scripts_set_chooses_the_state_backend_unless_the_request_does() -> anyhow::Result<()> {
+    let cluster = Cluster::start(1, 4).await?;
+    let set = |option: &str, value: &str| format!("SET '{option}' = '{value}';\n{REBALANCED}");
+    for (sql, request, shown) in [
+        (REBALANCED.to_string(), json!({}), "hashmap"),
+        (set("state.backend.type", "rocksdb"), json!({}), "rocksdb"),
+        (set("state.backend", "RocksDB"), json!({}), "rocksdb"),
+        (
+            set("state.backend.type", "rocksdb"),
+            json!({"state_backend": "hashmap"}),
+            "hashmap",
+        ),
+        (
+            set("state.backend.type", "hashmap"),
+            json!({"state_backend": "rocksdb"}),
+            "rocksdb",
+        ),
+    ] {
+        let id = cluster.submit(&sql, 1, request.clone()).await?;
+        let job = cluster.job(&id).await?;
+        assert_eq!(job["state_backend"], shown, "{request} {sql}");
+        let cancel = reqwest::Client::new()
+            .post(format!("{}/api/v1/jobs/{id}/cancel", cluster.url))
+            .send()
+            .await?;
+        assert_eq!(cancel.status().as_u16(), 202);
+    }
+    let (status, body) = cluster
+        .submit_raw(&json!({"sql": set("state.backend.type", "tape")}))
+        .await?;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("state.backend.type"), "{body}");
+    Ok(())
+}
+
 /// `execution.checkpointing.mode`: AT_LEAST_ONCE checkpoints complete without
 /// alignment; an unknown mode is refused at submission.
 #[tokio::test]
@@ -271,5 +371,70 @@ async fn at_least_once_mode_checkpoints_and_unknown_modes_are_refused() -> anyho
             .contains("AT_LEAST_ONCE"),
         "{body}"
     );
+    Ok(())
+}
+
+/// Shared files of incremental checkpoints across a master restart: the restarted
+/// master rebuilds its registry from the retained checkpoints' `_metadata` (which lists
+/// their shared files), deletes a file of the job's `shared/` folder none of them
+/// refers to (as a checkpoint that never completed leaves), and keeps every file the
+/// latest completed checkpoint needs, so the job restores and checkpoints on.
+#[tokio::test]
+async fn a_restarted_master_rebuilds_shared_files_and_deletes_orphans() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start(1, 2).await?;
+    let sql = "
+SET 'state.backend.type' = 'rocksdb';
+SET 'execution.checkpointing.interval' = '300 ms';
+CREATE TABLE src (k INT, v BIGINT, ts AS PROCTIME()) WITH ('connector' = 'datagen',
+  'rows-per-second' = '2000', 'fields.k.min' = '1', 'fields.k.max' = '400');
+CREATE TABLE snk (k INT, c BIGINT, s BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT k, COUNT(*) AS c, SUM(v) AS s
+FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' HOUR))
+GROUP BY k, window_start, window_end;
+";
+    let id = cluster.submit(sql, 1, json!({})).await?;
+    cluster.wait_running(&id).await?;
+    let stats = wait_completed(&cluster, &id, 2).await?;
+    let before = stats["latest"]["completed"]["id"].as_u64().unwrap_or(0);
+    let shared = cluster
+        .data_dir
+        .path()
+        .join("checkpoints")
+        .join(&id)
+        .join("shared");
+    std::fs::create_dir_all(&shared)?;
+    let orphan = shared.join("orphan-999999.sst");
+    std::fs::write(&orphan, b"left by a checkpoint that never completed")?;
+
+    cluster.restart_master().await?;
+    let stats = wait_for("a checkpoint after the master restart", WAIT, || async {
+        let stats = checkpoints(&cluster, &id).await?;
+        let latest = &stats["latest"]["completed"];
+        Ok(
+            (latest["id"].as_u64() > Some(before) && latest["attempt"].as_u64() >= Some(2))
+                .then_some(stats),
+        )
+    })
+    .await?;
+    assert!(!orphan.exists(), "the orphan was deleted");
+    let latest = &stats["latest"]["completed"];
+    let path = latest["path"].as_str().unwrap_or_default();
+    let metadata: Value = serde_json::from_slice(&std::fs::read(format!("{path}/_metadata"))?)?;
+    let files = metadata["shared_files"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !files.is_empty(),
+        "an incremental checkpoint shares files: {metadata:#}"
+    );
+    for f in files {
+        let f = f.as_str().unwrap_or_default();
+        assert!(
+            shared.join(f).exists(),
+            "{f} of checkpoint {} kept",
+            latest["id"]
+        );
+    }
     Ok(())
 }

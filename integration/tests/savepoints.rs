@@ -137,6 +137,66 @@ async fn stop_with_savepoint_then_resume_gives_the_fault_free_output() -> anyhow
     Ok(())
 }
 
+/// A savepoint is canonical: a job on the RocksDB backend (with incremental
+/// checkpoints) stopped with a savepoint resumes on the hashmap backend, and the
+/// output equals the fault-free `eddy run`.
+#[tokio::test]
+async fn a_rocksdb_savepoint_resumes_on_the_hashmap_backend() -> anyhow::Result<()> {
+    let cluster = Cluster::start(2, 2).await?;
+    let input = bids_input(2)?;
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("cluster");
+    let sql = throttled_query_sql("tumble_count", &input, &out, 10_000)?;
+    let id = cluster
+        .submit(
+            &sql,
+            2,
+            json!({"state_backend": "rocksdb", "checkpoint_interval_ms": 500}),
+        )
+        .await?;
+    cluster.wait_running(&id).await?;
+    let checkpoints = format!("{}/api/v1/jobs/{id}/checkpoints", cluster.url);
+    eddy_integration::wait_for(
+        "two completed checkpoints",
+        eddy_integration::WAIT,
+        || async {
+            let stats = get_json(&checkpoints).await?;
+            Ok((stats["counts"]["completed"].as_u64() >= Some(2)).then_some(()))
+        },
+    )
+    .await?;
+    let stop_url = format!("{}/api/v1/jobs/{id}/stop", cluster.url);
+    let (status, body) = post(&stop_url, json!({"trigger_id": "to-hashmap"})).await?;
+    assert_eq!(status, 202, "{body}");
+    let op = wait_operation(&cluster, &id, "to-hashmap").await?;
+    assert_eq!(op["status"], "COMPLETED", "{op:#}");
+    let location = op["location"].as_str().unwrap_or_default().to_string();
+    cluster
+        .wait_job(&id, "job finished by the stop", |j| {
+            j["status"] == "FINISHED"
+        })
+        .await?;
+
+    let resumed = cluster
+        .submit(
+            &sql,
+            2,
+            json!({"savepoint_path": location, "state_backend": "hashmap"}),
+        )
+        .await?;
+    let job = cluster
+        .wait_job(&resumed, "the resumed job finished", |j| {
+            j["status"] == "FINISHED" || j["status"] == "FAILED"
+        })
+        .await?;
+    assert_eq!(job["status"], "FINISHED", "{job:#}");
+    assert!(
+        has_detail(&job, |d| d.starts_with("restored from savepoint")),
+        "{job:#}"
+    );
+    assert_same_as_eddy_run(dir.path(), "tumble_count", &input, &out, 2)
+}
+
 /// Rescale 2 → 3 → 1 (REST, then the CLI) while a keyed tumbling aggregate runs: each
 /// step stops the job with a savepoint and restarts it at the new parallelism, window
 /// state redistributed by key group and file positions by split; the output equals

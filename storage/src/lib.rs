@@ -157,6 +157,14 @@ impl Location {
         Ok(files)
     }
 
+    /// Deletes one file of this directory (missing is fine).
+    pub async fn delete(&self, file: &str) -> Result<()> {
+        match self.store.delete(&self.path(file)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
     /// Deletes every file under this directory (missing is fine).
     pub async fn delete_all(&self) -> Result<()> {
         let paths: Vec<StorePath> = match self
@@ -212,6 +220,9 @@ mod tests {
         let sp = root.child("savepoints/sp-1");
         chk.copy_to(&sp).await.unwrap();
         assert_eq!(sp.get("0-0").await.unwrap().as_deref(), Some(&b"snap"[..]));
+        chk.delete("0-0").await.unwrap();
+        chk.delete("0-0").await.unwrap();
+        assert_eq!(chk.get("0-0").await.unwrap(), None);
         chk.delete_all().await.unwrap();
         assert!(chk.list().await.unwrap().is_empty());
         assert!(root.child("never").list().await.unwrap().is_empty());

@@ -51,6 +51,9 @@ pub struct WorkerConfig {
     pub heartbeat_timeout: Option<Duration>,
     /// Plans the SQL of deployed jobs (injected by the binary; none: deployments fail).
     pub planner: Option<Arc<dyn JobPlanner>>,
+    /// Where the RocksDB state backend works (`None`: the system's temporary
+    /// directory); each worker uses its own folder `eddy-<worker id>` under it.
+    pub local_state_dir: Option<std::path::PathBuf>,
 }
 
 /// Heartbeat timing agreed at registration.
@@ -132,6 +135,11 @@ impl Worker {
             attempts: attempts.clone(),
             exchange_server: ExchangeServer::new(),
             exchange_client: ExchangeClient::new(),
+            local_state_dir: config
+                .local_state_dir
+                .clone()
+                .unwrap_or_else(std::env::temp_dir)
+                .join(format!("eddy-{id}")),
             reporter: MasterReporter {
                 worker_id: id.clone(),
                 client: JobMasterClient::new(channel),

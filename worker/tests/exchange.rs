@@ -172,6 +172,7 @@ async fn every_message_kind_arrives_in_order() {
         Message::Barrier(CheckpointBarrier {
             checkpoint_id: 3,
             timestamp_ms: 1_700_000_000_000,
+            savepoint: false,
         }),
         Message::Data(batch(0).slice(0, 0)),
         Message::Watermark(i64::MAX),

@@ -15,6 +15,7 @@ use eddy_storage::Location;
 
 use super::Shared;
 use super::savepoints::{self, Rescale, SavepointTrigger, StopMode};
+use super::shared_files::{METADATA_SHARED_FILES, SharedFiles, read_retained};
 use super::state::{JobState, exec};
 use crate::raft::Command;
 use crate::registry::now_ms;
@@ -29,6 +30,8 @@ pub const TOLERABLE_FAILED: &str = "execution.checkpointing.tolerable-failed-che
 /// EXACTLY_ONCE (barriers aligned, the default) or AT_LEAST_ONCE (not aligned).
 pub const MODE: &str = "execution.checkpointing.mode";
 /// Completed checkpoints kept (Flink 2's name, and its 1.x `state.checkpoints.*` one).
+/// The job directory's folder of files incremental checkpoints share.
+pub const SHARED_DIR: &str = "shared";
 pub const NUM_RETAINED: &str = "execution.checkpointing.num-retained";
 pub const NUM_RETAINED_LEGACY: &str = "state.checkpoints.num-retained";
 /// Upper bound of retained checkpoints (explicit limit).
@@ -169,8 +172,12 @@ struct Pending {
     /// Present when this checkpoint is a savepoint.
     savepoint: Option<SavepointTrigger>,
     /// The checkpoint's `_metadata` (the vertices and the parallelism its snapshots
-    /// are taken at: a restore with another parallelism redistributes them).
-    metadata: Vec<u8>,
+    /// are taken at: a restore with another parallelism redistributes them; at
+    /// completion, the shared files it refers to).
+    metadata: serde_json::Value,
+    /// Files under the job's `shared/` directory its acknowledged snapshots refer to
+    /// (incremental RocksDB checkpoints).
+    shared: BTreeSet<String>,
 }
 
 /// One job's coordinator, driven by its job master.
@@ -180,8 +187,13 @@ pub struct CheckpointCoordinator {
     last_trigger: Option<Instant>,
     last_completion: Option<Instant>,
     consecutive_failures: u32,
-    /// Completed checkpoints of this coordinator still on storage, oldest first.
-    retained: std::collections::VecDeque<(u64, String)>,
+    /// Completed checkpoints of this coordinator still on storage, oldest first, with
+    /// the shared files each refers to.
+    retained: std::collections::VecDeque<(u64, String, BTreeSet<String>)>,
+    shared_files: SharedFiles,
+    /// Retained checkpoints (rebuilt after a master restart) whose shared files are
+    /// unknown: until they are discarded, the registry is incomplete.
+    unknown_retained: BTreeSet<u64>,
     /// A stop-with-savepoint completed: the savepoint's directory (the job stops) and,
     /// for a rescale, the new plan.
     stopped_at: Option<(String, Option<Rescale>)>,
@@ -198,6 +210,8 @@ impl CheckpointCoordinator {
             last_completion: None,
             consecutive_failures: 0,
             retained: std::collections::VecDeque::new(),
+            shared_files: SharedFiles::default(),
+            unknown_retained: BTreeSet::new(),
             stopped_at: None,
             drained_at: None,
         }
@@ -328,6 +342,7 @@ impl CheckpointCoordinator {
             end_input: savepoint
                 .as_ref()
                 .is_some_and(|s| s.mode == StopMode::Drain),
+            savepoint: savepoint.is_some(),
         };
         let workers: BTreeSet<String> = job
             .subtasks
@@ -343,6 +358,7 @@ impl CheckpointCoordinator {
                 workers: workers.clone(),
                 savepoint,
                 metadata: metadata(job, id),
+                shared: BTreeSet::new(),
             },
         );
         for address in &workers {
@@ -366,7 +382,13 @@ impl CheckpointCoordinator {
             return;
         }
         p.row.state_size_bytes += ack.state_size;
-        p.row.checkpointed_bytes += ack.state_size;
+        // Incremental RocksDB snapshots upload less than their full size.
+        p.row.checkpointed_bytes += if ack.checkpointed_size > 0 {
+            ack.checkpointed_size
+        } else {
+            ack.state_size
+        };
+        p.shared.extend(ack.shared_files.iter().cloned());
         p.row.alignment_ms = p.row.alignment_ms.max(ack.alignment_ms);
         let subtask = CheckpointSubtaskRow {
             vertex: ack.vertex,
@@ -399,8 +421,12 @@ impl CheckpointCoordinator {
             return;
         };
         let job_id = p.row.job_id.clone();
+        p.metadata[METADATA_SHARED_FILES] = serde_json::json!(p.shared);
         let written = match Location::open(&p.row.path) {
-            Ok(dir) => dir.put(METADATA_FILE, p.metadata.clone()).await,
+            Ok(dir) => {
+                dir.put(METADATA_FILE, p.metadata.to_string().into_bytes())
+                    .await
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = written {
@@ -442,7 +468,10 @@ impl CheckpointCoordinator {
                 self.savepoint_completed(shared, &p.row, s).await;
             }
             notify_complete(shared, &p, id).await;
-            self.retain(&job_id, id, p.row.path.clone()).await;
+            if p.savepoint.is_none() {
+                self.shared_files.latest_incremental = p.shared.clone();
+            }
+            self.retain(&job_id, id, p.row.path.clone(), p.shared).await;
         } else if let Some(s) = &p.savepoint {
             shared
                 .savepoints
@@ -482,14 +511,18 @@ impl CheckpointCoordinator {
         }
     }
 
-    /// Keeps the newest `num_retained` completed checkpoints; deletes the files of
-    /// older ones (each checkpoint directory is self-contained: none shares files).
-    async fn retain(&mut self, job_id: &str, id: u64, path: String) {
-        self.retained.push_back((id, path));
+    /// Keeps the newest `num_retained` completed checkpoints; deletes the directories
+    /// of older ones, and the shared files nothing needs any more (see [`SharedFiles`]).
+    async fn retain(&mut self, job_id: &str, id: u64, path: String, shared: BTreeSet<String>) {
+        self.retained.push_back((id, path, shared));
         while self.retained.len() > self.config.num_retained {
-            let Some((old, dir)) = self.retained.pop_front() else {
+            let Some((old, dir, shared)) = self.retained.pop_front() else {
                 break;
             };
+            self.shared_files.discarded.extend(shared);
+            if self.unknown_retained.remove(&old) && self.unknown_retained.is_empty() {
+                self.shared_files.complete = true;
+            }
             let deleted = match Location::open(&dir) {
                 Ok(location) => location.delete_all().await.map(|()| location),
                 Err(e) => Err(e),
@@ -507,6 +540,45 @@ impl CheckpointCoordinator {
                 }
             }
         }
+        self.delete_unreferenced_shared_files(job_id).await;
+    }
+
+    /// The job's folder of shared files.
+    fn shared_dir(&self, job_id: &str) -> Result<Location, eddy_storage::StorageError> {
+        Ok(Location::open(&self.config.root)?.child(&format!("{job_id}/{SHARED_DIR}")))
+    }
+
+    /// Deletes the discarded shared files no retained, pending or latest incremental
+    /// checkpoint refers to, and — when nothing is pending — those of checkpoints that
+    /// never completed (see [`SharedFiles`]).
+    async fn delete_unreferenced_shared_files(&mut self, job_id: &str) {
+        let idle = self.pending.is_empty();
+        let aborted_due = idle && !self.shared_files.aborted.is_empty();
+        if self.shared_files.discarded.is_empty() && !aborted_due {
+            return;
+        }
+        let referenced = self
+            .retained
+            .iter()
+            .flat_map(|(_, _, s)| s)
+            .chain(self.pending.values().flat_map(|p| &p.shared));
+        let delete = self.shared_files.take_unreferenced(referenced, idle);
+        if delete.is_empty() {
+            return;
+        }
+        let dir = match self.shared_dir(job_id) {
+            Ok(dir) => dir,
+            Err(e) => {
+                tracing::warn!(%job_id, error = %e, "cannot open the checkpoint storage to delete shared files");
+                return;
+            }
+        };
+        for file in &delete {
+            if let Err(e) = dir.delete(file).await {
+                tracing::warn!(%job_id, %file, error = %e, "cannot delete a shared checkpoint file");
+            }
+        }
+        tracing::debug!(%job_id, deleted = delete.len(), "unreferenced shared checkpoint files deleted");
     }
 
     /// A subtask could not take its snapshot: the checkpoint fails.
@@ -541,6 +613,8 @@ impl CheckpointCoordinator {
         }
         tracing::warn!(job_id = %p.row.job_id, checkpoint_id = id, %reason, "checkpoint failed");
         publish(shared, &p.row.job_id, id, checkpoint_status::FAILED);
+        self.abort_shared_files(&p.row.job_id, id, std::mem::take(&mut p.shared))
+            .await;
         if p.savepoint.is_some() {
             // A failed savepoint never fails the job (as in Flink).
             return Ok(());
@@ -551,6 +625,81 @@ impl CheckpointCoordinator {
                 "exceeded checkpoint tolerable failure threshold ({n}): {reason}"
             )),
             _ => Ok(()),
+        }
+    }
+
+    /// Checkpoint `id` never completes: the shared files it uploaded — those its
+    /// acknowledgements named and, when nothing else is pending, every file of the
+    /// shared folder no retained checkpoint refers to (uploads of subtasks that never
+    /// acknowledged) — are deleted unless the latest completed checkpoint holds them.
+    async fn abort_shared_files(&mut self, job_id: &str, id: u64, files: BTreeSet<String>) {
+        let listed = if self.pending.is_empty() && self.shared_files.complete {
+            match self.shared_dir(job_id) {
+                Ok(dir) => match dir.list().await {
+                    Ok(listed) => Some(listed.into_iter().map(|(name, _)| name).collect()),
+                    Err(e) => {
+                        tracing::warn!(%job_id, checkpoint_id = id, error = %e, "cannot list the shared checkpoint files");
+                        None
+                    }
+                },
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        self.shared_files.abort(files, listed);
+        self.delete_unreferenced_shared_files(job_id).await;
+    }
+
+    /// Rebuilds the retained checkpoints and their shared files (after a master
+    /// restart or failover, before the first attempt): the newest `num_retained`
+    /// completed checkpoints (the store's, and Raft's latest) whose directory still
+    /// holds `_metadata`,
+    /// each with the shared files the metadata lists; the newest non-savepoint one is
+    /// the latest incremental. Then files of the shared folder none of them refers to
+    /// (left by checkpoints that never completed) are deleted. A retained checkpoint
+    /// whose metadata lists no files (written before the list existed) keeps the
+    /// registry incomplete — nothing unknown is deleted — until retention discards it.
+    pub(crate) async fn recover_retained(&mut self, shared: &Shared, job_id: &str) {
+        let rows = match shared.store.checkpoints(job_id).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(%job_id, error = %e, "cannot read the retained checkpoints; shared files are not deleted");
+                return;
+            }
+        };
+        // The store's completed checkpoints, newest first, and Raft's latest (the
+        // master may have stopped between committing it and recording it).
+        let mut candidates: Vec<(u64, String, bool)> = rows
+            .iter()
+            .filter(|r| r.status == checkpoint_status::COMPLETED)
+            .map(|r| (r.checkpoint_id, r.path.clone(), r.is_savepoint))
+            .collect();
+        if let Some(latest) = shared.raft.latest_checkpoint(job_id)
+            && !candidates.iter().any(|c| c.0 == latest.checkpoint_id)
+        {
+            candidates.push((latest.checkpoint_id, latest.path, false));
+            candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
+        }
+        let found = read_retained(job_id, candidates, self.config.num_retained).await;
+        let unknown: BTreeSet<u64> = found
+            .iter()
+            .filter(|c| c.files.is_none())
+            .map(|c| c.id)
+            .collect();
+        if let Some(c) = found.iter().rev().find(|c| !c.is_savepoint) {
+            self.shared_files.latest_incremental = c.files.clone().unwrap_or_default();
+        }
+        let retained = found.len();
+        self.retained = found
+            .into_iter()
+            .map(|c| (c.id, c.path, c.files.unwrap_or_default()))
+            .collect();
+        self.shared_files.complete = unknown.is_empty();
+        self.unknown_retained = unknown;
+        tracing::info!(%job_id, retained, complete = self.shared_files.complete, "retained checkpoints and their shared files rebuilt");
+        if self.shared_files.complete {
+            self.abort_shared_files(job_id, 0, BTreeSet::new()).await;
         }
     }
 
@@ -569,7 +718,7 @@ impl CheckpointCoordinator {
 /// `runtime::restore`).
 pub const METADATA_FILE: &str = "_metadata";
 
-fn metadata(job: &JobState, checkpoint_id: u64) -> Vec<u8> {
+fn metadata(job: &JobState, checkpoint_id: u64) -> serde_json::Value {
     let vertices: Vec<serde_json::Value> = job
         .graph
         .vertices
@@ -581,8 +730,6 @@ fn metadata(job: &JobState, checkpoint_id: u64) -> Vec<u8> {
         "checkpoint_id": checkpoint_id,
         "vertices": vertices,
     })
-    .to_string()
-    .into_bytes()
 }
 
 /// Tells every worker of the attempt that checkpoint `id` completed. A lost notice

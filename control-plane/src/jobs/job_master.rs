@@ -86,6 +86,9 @@ impl JobMaster {
 
     pub async fn run(mut self) {
         let id = self.id();
+        if let Some(c) = self.checkpoints.as_mut() {
+            c.recover_retained(&self.shared, &id).await;
+        }
         loop {
             let Some(assignments) = self.schedule().await else {
                 self.finish(JobStatus::Canceled, "canceled while waiting for slots")

@@ -15,6 +15,7 @@ pub mod job_master;
 pub mod restart;
 pub mod savepoints;
 pub mod scheduler;
+mod shared_files;
 pub mod state;
 pub mod state_browser;
 
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use eddy_api::error::ErrorBody;
 use eddy_api::jobs::{
+    STATE_BACKEND_OPTIONS, state_backend_name,
     CancelJobResponse, JobDetails, JobException, JobStatus, JobSummary, StatusChange,
     SubmitJobRequest,
 };
@@ -210,6 +212,9 @@ impl JobManager {
         let graph = planned.graph;
         let mut options = options;
         options.settings = planned.settings;
+        if request.state_backend.is_none() {
+            options.state_backend = effective_state_backend(&options.settings)?.to_string();
+        }
         CheckpointConfig::from_settings(
             options.checkpoint_interval_ms,
             &options.settings,
@@ -635,12 +640,13 @@ fn validate(r: &SubmitJobRequest) -> Result<(JobOptions, RestartStrategy, u32), 
             "checkpoint_interval_ms must be at least {MIN_CHECKPOINT_INTERVAL_MS}"
         ));
     }
-    let state_backend = r.state_backend.clone().unwrap_or_else(|| "hashmap".into());
-    if !matches!(state_backend.as_str(), "hashmap" | "rocksdb") {
-        return bad(format!(
-            "unknown state_backend '{state_backend}': use hashmap or rocksdb"
-        ));
+    // Without one in the request the script's SET decides (see `effective_state_backend`).
+    let state_backend = match &r.state_backend {
+        Some(name) => state_backend_name(name)
+            .map_err(|e| JobError::BadRequest(format!("state_backend: {e}")))?,
+        None => "hashmap",
     }
+    .to_string();
     let strategy =
         RestartStrategy::from_spec(r.restart_strategy.as_ref()).map_err(JobError::BadRequest)?;
     let options = JobOptions {
@@ -651,6 +657,21 @@ fn validate(r: &SubmitJobRequest) -> Result<(JobOptions, RestartStrategy, u32), 
         savepoint_path: r.savepoint_path.clone(),
     };
     Ok((options, strategy, parallelism))
+}
+
+/// The state backend a script's `SET` chooses (Flink's `state.backend.type`, or
+/// Flink 1.x's `state.backend`), `hashmap` without one; for a request without
+/// `state_backend`.
+fn effective_state_backend(
+    settings: &std::collections::BTreeMap<String, String>,
+) -> Result<&'static str, JobError> {
+    let Some((option, value)) = STATE_BACKEND_OPTIONS
+        .iter()
+        .find_map(|o| settings.get(*o).map(|v| (o, v)))
+    else {
+        return Ok("hashmap");
+    };
+    state_backend_name(value).map_err(|e| JobError::BadRequest(format!("SET '{option}': {e}")))
 }
 
 /// Flink's default name of a SQL job: `insert-into_` and its sink tables.

@@ -3,7 +3,10 @@
 //! and filtered by key group and key prefix. Keyed state is stored in the canonical
 //! keyed snapshot (`eddy_worker::operators::keyed_snapshot`: Arrow IPC rows of key
 //! group, key bytes, the key as text, the namespace and the state columns), whichever
-//! backend wrote it; other sections (source positions, sink state) are skipped.
+//! backend wrote it; other sections (source positions, sink state) are skipped. A
+//! RocksDB checkpoint's section (a handle of SST files) is first read into that form
+//! by the injected planner's [`SqlPlanner::read_keyed_state`] — the job's own operator
+//! restores it offline — with the key-group filter applied while reading.
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
@@ -13,10 +16,11 @@ use arrow::datatypes::UInt32Type;
 use arrow::ipc::reader::StreamReader;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use eddy_api::keyed_state::{KeyedStateEntry, KeyedStateQuery, KeyedStateResponse};
-use eddy_api::snapshot::{SECTION_OPERATOR, decode_snapshot};
+use eddy_api::snapshot::{ROCKSDB_CHECKPOINT_MAGIC, SECTION_OPERATOR, decode_snapshot};
 use eddy_storage::Location;
 
 use super::{JobError, JobManager};
+use crate::sql::{KeyedStateRead, SqlPlanner};
 use crate::store::checkpoint_status;
 
 /// Entries per page by default, and at most.
@@ -105,6 +109,24 @@ impl JobManager {
                     .get(index as usize)
                     .cloned()
                     .unwrap_or_else(|| format!("operator {index}"));
+                let state = if state.starts_with(ROCKSDB_CHECKPOINT_MAGIC) {
+                    let planner = self.planner.as_ref().ok_or(JobError::NoPlanner)?;
+                    let read = KeyedStateRead {
+                        sql: job.sql.clone(),
+                        parallelism: job.parallelism,
+                        vertex: vertex.id,
+                        operator: index,
+                        subtask,
+                        section: state,
+                        key_group: query.key_group,
+                    };
+                    match read_rocksdb(planner.as_ref(), read).await? {
+                        Some(canonical) => canonical,
+                        None => continue,
+                    }
+                } else {
+                    state
+                };
                 page.read(&operator, subtask, &state);
             }
         }
@@ -120,6 +142,19 @@ impl JobManager {
             entries: page.entries,
         }))
     }
+}
+
+/// A RocksDB checkpoint's section as the canonical keyed snapshot.
+async fn read_rocksdb(
+    planner: &dyn SqlPlanner,
+    read: KeyedStateRead,
+) -> Result<Option<Vec<u8>>, JobError> {
+    let (vertex, subtask) = (read.vertex, read.subtask);
+    planner.read_keyed_state(read).await.map_err(|e| {
+        JobError::Conflict(format!(
+            "the RocksDB state of vertex {vertex} subtask {subtask} cannot be read: {e}"
+        ))
+    })
 }
 
 fn storage_error(e: eddy_storage::StorageError) -> JobError {

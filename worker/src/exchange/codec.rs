@@ -30,6 +30,7 @@ pub fn encode(
         Message::Barrier(barrier) => exchange_frame::Message::Barrier(rpc::CheckpointBarrier {
             checkpoint_id: barrier.checkpoint_id,
             timestamp_ms: barrier.timestamp_ms,
+            savepoint: barrier.savepoint,
         }),
         Message::EndOfStream => exchange_frame::Message::EndOfStream(true),
     };
@@ -51,6 +52,7 @@ pub fn decode(payload: exchange_frame::Message) -> Result<Message, ExchangeError
         exchange_frame::Message::Barrier(barrier) => Message::Barrier(CheckpointBarrier {
             checkpoint_id: barrier.checkpoint_id,
             timestamp_ms: barrier.timestamp_ms,
+            savepoint: barrier.savepoint,
         }),
         exchange_frame::Message::EndOfStream(true) => Message::EndOfStream,
         exchange_frame::Message::EndOfStream(false) => {
@@ -142,6 +144,7 @@ mod tests {
         let barrier = CheckpointBarrier {
             checkpoint_id: 7,
             timestamp_ms: 1_700_000_000_000,
+            savepoint: true,
         };
         assert!(matches!(
             round_trip(&Message::Watermark(-5)),

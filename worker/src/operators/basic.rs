@@ -11,6 +11,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use crate::connectors::SinkWriter;
 use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::metrics::SubtaskMetrics;
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 
@@ -165,8 +166,8 @@ impl Operator for SinkOperator {
         Ok(())
     }
 
-    fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
-        self.writer.snapshot(checkpoint_id)
+    fn snapshot_state(&mut self, barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
+        self.writer.snapshot(barrier.checkpoint_id)
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<()> {

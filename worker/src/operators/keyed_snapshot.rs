@@ -3,37 +3,25 @@
 //! row count)`): an Arrow IPC stream of rows `(key_group UInt32, key Binary,
 //! [row_count Int64,] key_text Utf8, namespace Utf8?, <state columns>)` — the state
 //! columns are the accumulators' ([`AggregateSet::state`]), named after the aggregates —
-//! in batches of at most [`SNAPSHOT_BATCH_ROWS`]. It names no backend, so either backend
+//! in batches of at most [`SNAPSHOT_BATCH_ROWS`] (the shape of [`super::keyed_rows`]).
+//! It names no backend, so either backend
 //! restores it; it holds key groups explicitly, so a restore takes only the rows of its
 //! own key-group range (rescaling); and its text columns let the master's state browser
 //! show keys and windows without knowing the key types.
 
-use std::io::Cursor;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, Int64Array, RecordBatch, StringArray, UInt32Array,
-};
-use arrow::compute::take;
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, UInt32Type};
-use arrow::ipc::reader::StreamReader;
-use arrow::ipc::writer::StreamWriter;
+use arrow::array::{ArrayRef, AsArray, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Int64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use super::aggregate::AggregateSet;
 use super::keyed_input::KeyedAggregates;
+pub use super::keyed_rows::SNAPSHOT_BATCH_ROWS;
+use super::keyed_rows::{KeyedRowsWriter, OwnRows, invalid, keys_of};
 use super::keys::KeyEncoder;
 use crate::key_groups::KeyGroupRange;
-use crate::runtime::error::{Result, RuntimeError};
-
-/// Rows per record batch of a snapshot (explicit limit on what one batch holds).
-pub const SNAPSHOT_BATCH_ROWS: usize = 8192;
-/// The last column before the state columns.
-const NAMESPACE: &str = "namespace";
-
-fn invalid(what: &str) -> RuntimeError {
-    RuntimeError::Graph(format!("keyed state snapshot: {what}"))
-}
+use crate::runtime::error::Result;
 
 /// One entry of a snapshot: key group, key bytes, accumulator slot, and — for states
 /// that count their rows (non-windowed GROUP BY) — the row count.
@@ -80,44 +68,69 @@ pub fn write_entries<'a>(
     counted: bool,
     describe: Describe<'_>,
 ) -> Result<Vec<u8>> {
-    let template = aggs.state(&[])?;
-    let mut fields = vec![
-        Field::new("key_group", DataType::UInt32, false),
-        Field::new("key", DataType::Binary, false),
-    ];
-    if counted {
-        fields.push(Field::new("row_count", DataType::Int64, false));
-    }
-    fields.push(Field::new("key_text", DataType::Utf8, false));
-    fields.push(Field::new(NAMESPACE, DataType::Utf8, true));
-    for (name, c) in aggs.state_names()?.into_iter().zip(&template) {
-        fields.push(Field::new(name, c.data_type().clone(), true));
-    }
-    let schema = Arc::new(Schema::new(fields));
-    let mut writer = StreamWriter::try_new(Vec::new(), &schema)?;
+    let mut writer = SnapshotWriter::new(aggs, counted)?;
     let mut entries = entries.peekable();
     while entries.peek().is_some() {
         let chunk: Vec<Entry<'a>> = entries.by_ref().take(SNAPSHOT_BATCH_ROWS).collect();
+        writer.write(aggs, &chunk, describe)?;
+    }
+    writer.finish()
+}
+
+/// Writes a snapshot chunk by chunk (a state backend that loads its entries into
+/// accumulator slots a chunk at a time, as RocksDB's, frees them in between).
+pub struct SnapshotWriter {
+    rows: KeyedRowsWriter,
+    counted: bool,
+}
+
+impl SnapshotWriter {
+    pub fn new(aggs: &AggregateSet, counted: bool) -> Result<SnapshotWriter> {
+        let template = aggs.state(&[])?;
+        let leading = match counted {
+            true => vec![Field::new("row_count", DataType::Int64, false)],
+            false => Vec::new(),
+        };
+        let state = aggs
+            .state_names()?
+            .into_iter()
+            .zip(&template)
+            .map(|(name, c)| Field::new(name, c.data_type().clone(), true))
+            .collect();
+        Ok(SnapshotWriter {
+            rows: KeyedRowsWriter::new(leading, state)?,
+            counted,
+        })
+    }
+
+    /// Writes one batch of entries (at most [`SNAPSHOT_BATCH_ROWS`] is the caller's
+    /// limit) with the state of their slots in `aggs`.
+    pub fn write(
+        &mut self,
+        aggs: &AggregateSet,
+        chunk: &[Entry<'_>],
+        describe: Describe<'_>,
+    ) -> Result<()> {
         let slots: Vec<u32> = chunk.iter().map(|e| e.2).collect();
         let keys: Vec<&[u8]> = chunk.iter().map(|e| e.1).collect();
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(chunk.iter().map(|e| e.0).collect::<UInt32Array>()),
-            Arc::new(BinaryArray::from_vec(keys.clone())),
-        ];
-        if counted {
-            columns.push(Arc::new(
+        let groups: Vec<u32> = chunk.iter().map(|e| e.0).collect();
+        let mut leading: Vec<ArrayRef> = Vec::new();
+        if self.counted {
+            leading.push(Arc::new(
                 chunk
                     .iter()
                     .map(|e| e.3.unwrap_or(0))
                     .collect::<Int64Array>(),
             ));
         }
-        columns.extend(describe(&keys)?);
-        columns.extend(aggs.state(&slots)?);
-        writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
+        let described = describe(&keys)?;
+        self.rows
+            .write(&groups, &keys, leading, described, aggs.state(&slots)?)
     }
-    writer.finish()?;
-    Ok(writer.into_inner()?)
+
+    pub fn finish(self) -> Result<Vec<u8>> {
+        self.rows.finish()
+    }
 }
 
 /// Loads the entries of a snapshot whose key group is in `range` into fresh slots of
@@ -130,29 +143,17 @@ pub fn read_entries(
     counted: bool,
     mut on_entry: impl FnMut(Entry<'_>) -> Result<()>,
 ) -> Result<usize> {
-    let reader = StreamReader::try_new(Cursor::new(bytes), None)?;
-    let schema = reader.schema();
-    let column = |name: &str| schema.index_of(name).ok();
-    let state_from = column(NAMESPACE).ok_or_else(|| invalid("namespace column missing"))? + 1;
-    let (Some(0), Some(1)) = (column("key_group"), column("key")) else {
-        return Err(invalid("key columns missing"));
-    };
-    let count_column = match (counted, column("row_count")) {
+    let rows = OwnRows::open(bytes, range)?;
+    let state_from = rows.entry_columns_start()?;
+    let count_column = match (counted, rows.schema().index_of("row_count")) {
         (false, _) => None,
-        (true, Some(i)) => Some(i),
-        (true, None) => return Err(invalid("row_count column missing")),
+        (true, Ok(i)) => Some(i),
+        (true, Err(_)) => return Err(invalid("row_count column missing")),
     };
     let mut restored = 0;
-    for batch in reader {
+    for batch in rows {
         let batch = batch?;
-        let groups = batch
-            .column(0)
-            .as_primitive_opt::<UInt32Type>()
-            .ok_or_else(|| invalid("key_group is not UInt32"))?;
-        let keys = batch
-            .column(1)
-            .as_binary_opt::<i32>()
-            .ok_or_else(|| invalid("key is not Binary"))?;
+        let (groups, keys) = keys_of(&batch)?;
         let counts = match count_column {
             Some(i) => Some(
                 batch
@@ -162,19 +163,8 @@ pub fn read_entries(
             ),
             None => None,
         };
-        let mine: UInt32Array = (0..batch.num_rows() as u32)
-            .filter(|&row| range.contains(groups.value(row as usize)))
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let columns = batch.columns()[state_from..]
-            .iter()
-            .map(|c| take(c.as_ref(), &mine, None))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let slots = aggs.load_state(&columns, mine.len())?;
-        for (&row, slot) in mine.values().iter().zip(slots) {
-            let row = row as usize;
+        let slots = aggs.load_state(&batch.columns()[state_from..], batch.num_rows())?;
+        for (row, slot) in slots.into_iter().enumerate() {
             let count = counts.map(|c| c.value(row));
             on_entry((groups.value(row), keys.value(row), slot, count))?;
             restored += 1;

@@ -7,6 +7,8 @@ pub mod count_window;
 pub mod group_aggregate;
 pub mod join;
 pub mod keyed_input;
+pub mod keyed_rocks;
+pub mod keyed_rows;
 pub mod keyed_snapshot;
 pub mod keys;
 pub mod over;

@@ -14,6 +14,8 @@
 //! dropped there too).
 //!
 //! Waiting rows stay in their input batches; at most [`MAX_PENDING_ROWS`] may wait.
+//! The state (heap, on either backend) is checkpointed in the canonical keyed snapshot
+//! ([`snapshot`]): accumulators, frame rows and waiting rows by key group.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use super::keyed_input::{KeyedAggregates, count_late, emit_in_batches, get_or_cr
 use super::keys::KeyEncoder;
 use super::rowtime::event_times;
 use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::message::{MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::memory::MemoryBudget;
@@ -102,6 +105,8 @@ struct State {
     waiting_rows: usize,
     batch_bytes: usize,
     memory: Arc<MemoryBudget>,
+    /// The job's max parallelism (key groups of the waiting rows in a snapshot).
+    max_parallelism: u32,
 }
 
 impl State {
@@ -115,7 +120,39 @@ impl State {
             waiting_rows: 0,
             batch_bytes: 0,
             memory: ctx.memory.clone(),
+            max_parallelism: ctx.subtask.max_parallelism,
         })
+    }
+
+    /// Adds `rows` (times `times`) as waiting for the watermark, after those waiting.
+    fn add_waiting(
+        &mut self,
+        name: &str,
+        rows: RecordBatch,
+        picked: impl Iterator<Item = (Timestamp, usize)>,
+    ) -> Result<()> {
+        let id = self.next_batch;
+        let mut kept = 0;
+        for (ts, row) in picked {
+            self.waiting.entry(ts).or_default().push((id, row));
+            kept += 1;
+        }
+        if kept == 0 {
+            return Ok(());
+        }
+        if self.waiting_rows + kept > MAX_PENDING_ROWS {
+            return Err(RuntimeError::Task {
+                task: name.to_string(),
+                message: format!("more than {MAX_PENDING_ROWS} rows wait for the watermark"),
+            });
+        }
+        let size = rows.get_array_memory_size();
+        self.memory.reserve(size)?;
+        self.batch_bytes += size;
+        self.waiting_rows += kept;
+        self.batches.insert(id, (rows, kept));
+        self.next_batch += 1;
+        Ok(())
     }
 }
 
@@ -134,6 +171,8 @@ pub struct OverAggregateOperator {
     schema: SchemaRef,
     state: Option<State>,
     watermark: Timestamp,
+    /// Snapshots to load at `open` (several when rescaled).
+    restore: Vec<Vec<u8>>,
 }
 
 impl OverAggregateOperator {
@@ -158,6 +197,7 @@ impl OverAggregateOperator {
             keys,
             state: None,
             watermark: MIN_WATERMARK,
+            restore: Vec::new(),
         })
     }
 
@@ -346,12 +386,27 @@ impl Operator for OverAggregateOperator {
         &self.name
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
-        crate::runtime::operator::unsupported_state(&self.name)
+    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
+        match &self.state {
+            Some(st) => snapshot::snapshot(st, &self.keys, &self.input).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<()> {
+        self.restore.push(state.to_vec());
+        Ok(())
     }
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        self.state(ctx).map(|_| ())
+        let restore = std::mem::take(&mut self.restore);
+        let (name, input) = (self.name.clone(), self.input.clone());
+        let st = self.state(ctx)?;
+        for bytes in restore {
+            let entries = snapshot::restore(st, &name, &input, &bytes)?;
+            tracing::debug!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %name, entries, "OVER state restored");
+        }
+        Ok(())
     }
 
     fn process_batch(
@@ -371,8 +426,7 @@ impl Operator for OverAggregateOperator {
         let watermark = self.watermark;
         let (spec, input) = (&self.spec, &self.input);
         let st = get_or_create(&mut self.state, || State::new(spec, input, ctx))?;
-        let id = st.next_batch;
-        let mut kept = 0usize;
+        let mut picked = Vec::new();
         let mut late = 0u64;
         let mut scratch = Vec::new();
         for (row, &ts) in times.iter().enumerate() {
@@ -394,25 +448,10 @@ impl Operator for OverAggregateOperator {
                 late += 1;
                 continue;
             }
-            st.waiting.entry(ts).or_default().push((id, row));
-            kept += 1;
+            picked.push((ts, row));
         }
         count_late(ctx, late);
-        if kept > 0 {
-            if st.waiting_rows + kept > MAX_PENDING_ROWS {
-                return Err(RuntimeError::Task {
-                    task: self.name.clone(),
-                    message: format!("more than {MAX_PENDING_ROWS} rows wait for the watermark"),
-                });
-            }
-            let size = batch.get_array_memory_size();
-            st.memory.reserve(size)?;
-            st.batch_bytes += size;
-            st.waiting_rows += kept;
-            st.batches.insert(id, (batch, kept));
-            st.next_batch += 1;
-        }
-        Ok(())
+        st.add_waiting(&self.name, batch, picked.into_iter())
     }
 
     fn process_watermark(
@@ -434,5 +473,6 @@ impl Operator for OverAggregateOperator {
     }
 }
 
+mod snapshot;
 #[cfg(test)]
 mod tests;

@@ -72,10 +72,13 @@ impl OperatorChain {
     }
 
     /// Every operator's state for a checkpoint, head first (`None`: stateless).
-    pub fn snapshot_state(&mut self, checkpoint_id: u64) -> Result<Vec<Option<Vec<u8>>>> {
+    pub fn snapshot_state(
+        &mut self,
+        barrier: &super::message::CheckpointBarrier,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
         self.operators
             .iter_mut()
-            .map(|op| op.snapshot_state(checkpoint_id))
+            .map(|op| op.snapshot_state(barrier))
             .collect()
     }
 

@@ -169,6 +169,7 @@ mod tests {
         CheckpointBarrier {
             checkpoint_id: id,
             timestamp_ms: 0,
+            savepoint: false,
         }
     }
 

@@ -27,7 +27,9 @@ use crate::graph::stream_graph::NodeKind;
 use crate::graph::{JobGraph, Partitioning};
 use crate::key_groups::range_for_subtask;
 use crate::operators::basic::SinkOperator;
+use crate::state::backend::{StateBackend, StateBackendConfig};
 use crate::state::memory::MemoryBudget;
+use crate::state::rocksdb::RocksDbSlot;
 use crate::time::watermark::SourceWatermarks;
 
 /// Where one subtask runs, seen from this process.
@@ -63,6 +65,8 @@ pub struct Placement {
     pub restore: Option<super::restore::RestoreFiles>,
     /// Checkpointing mode AT_LEAST_ONCE: barriers are not aligned.
     pub at_least_once: bool,
+    /// Where keyed state lives.
+    pub state_backend: StateBackendConfig,
 }
 
 impl Placement {
@@ -86,6 +90,7 @@ impl Placement {
             snapshots: None,
             restore: None,
             at_least_once: false,
+            state_backend: StateBackendConfig::HashMap,
         }
     }
 
@@ -117,6 +122,7 @@ pub fn start(
         wire_channels(&graph, config, &placement, &cancel_rx, &mut tasks)?;
 
     let mut subtasks = Vec::new();
+    let mut rocksdb_slots: HashMap<usize, Arc<RocksDbSlot>> = HashMap::new();
     let mut triggers = Vec::new();
     let mut completions = Vec::new();
     for vertex in &graph.vertices {
@@ -142,11 +148,24 @@ pub fn start(
                 )?,
             };
             let metrics = SubtaskMetrics::new();
+            let state_backend = match &placement.state_backend {
+                StateBackendConfig::HashMap => StateBackend::HashMap,
+                StateBackendConfig::RocksDb { dir } => match rocksdb_slots.get(&slot) {
+                    Some(rocks) => StateBackend::RocksDb(Arc::clone(rocks)),
+                    None => {
+                        let rocks =
+                            RocksDbSlot::new(dir.join(format!("slot-{slot}")), memory.clone())?;
+                        rocksdb_slots.insert(slot, rocks.clone());
+                        StateBackend::RocksDb(rocks)
+                    }
+                },
+            };
             let ctx = OperatorContext {
                 subtask: info.clone(),
                 clock: config.clock.clone(),
                 metrics: metrics.clone(),
                 memory,
+                state_backend,
             };
             let mut operators: Vec<Box<dyn Operator>> = Vec::new();
             let mut input = None;

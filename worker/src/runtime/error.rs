@@ -50,6 +50,13 @@ pub enum RuntimeError {
     /// The data exchange with another worker failed (see `exchange::ExchangeError`).
     #[error("exchange: {0}")]
     Exchange(String),
+    /// The RocksDB state backend failed (open, read, write, checkpoint).
+    #[error("rocksdb state backend: {context}: {source}")]
+    RocksDb {
+        context: String,
+        #[source]
+        source: rocksdb::Error,
+    },
     #[error("task {task} failed: {message}")]
     Task { task: String, message: String },
 }
@@ -61,6 +68,13 @@ impl RuntimeError {
         RuntimeError::Option {
             option: option.into(),
             message: message.into(),
+        }
+    }
+
+    pub fn rocksdb(context: impl Into<String>, source: rocksdb::Error) -> RuntimeError {
+        RuntimeError::RocksDb {
+            context: context.into(),
+            source,
         }
     }
 

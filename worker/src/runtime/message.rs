@@ -17,6 +17,9 @@ pub const MAX_WATERMARK: Timestamp = i64::MAX;
 pub struct CheckpointBarrier {
     pub checkpoint_id: u64,
     pub timestamp_ms: i64,
+    /// A savepoint (Flink's `CheckpointType.SAVEPOINT`): state goes in the canonical,
+    /// backend-independent format and shares no files with other checkpoints.
+    pub savepoint: bool,
 }
 
 /// Whether a channel currently carries watermarks (Flink's `WatermarkStatus`). An idle

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 
 use super::error::{Result, RuntimeError};
-use super::message::Timestamp;
+use super::message::{CheckpointBarrier, Timestamp};
 use super::metrics::SubtaskMetrics;
 use crate::key_groups::KeyGroupRange;
+use crate::state::backend::StateBackend;
 use crate::state::memory::MemoryBudget;
 use crate::time::clock::SharedClock;
 
@@ -47,6 +48,8 @@ pub struct OperatorContext {
     pub metrics: Arc<SubtaskMetrics>,
     /// The managed memory budget of the slot this subtask runs in.
     pub memory: Arc<MemoryBudget>,
+    /// Where keyed operators keep their state (the job's `state.backend.type`).
+    pub state_backend: StateBackend,
 }
 
 /// What an operator emits, in order.
@@ -131,8 +134,9 @@ pub trait Operator: Send {
 
     /// Copies the operator's state for a checkpoint (Flink's `snapshotState`): `None`
     /// when it keeps none. An operator whose state cannot be snapshotted yet refuses
-    /// with [`RuntimeError::CheckpointUnsupported`] and the checkpoint is declined.
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
+    /// with [`RuntimeError::CheckpointUnsupported`] and the checkpoint is declined. A
+    /// savepoint's barrier asks for the canonical, backend-independent format.
+    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
         Ok(None)
     }
 

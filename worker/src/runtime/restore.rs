@@ -75,6 +75,22 @@ impl RestoreFiles {
         })
     }
 
+    /// The parallelism vertex `vertex`'s snapshots were taken at, per the metadata.
+    pub fn parallelism_of(&self, vertex: u32) -> Option<u32> {
+        self.vertices.as_ref()?.get(&vertex).map(|(_, p)| *p)
+    }
+
+    /// Every operator section: (snapshot file name, operator index, bytes) — the
+    /// task executor replaces RocksDB handles with their downloaded copies.
+    pub fn operator_sections_mut(&mut self) -> impl Iterator<Item = (&str, u32, &mut Vec<u8>)> {
+        self.snapshots.iter_mut().flat_map(|(name, sections)| {
+            sections
+                .iter_mut()
+                .filter(|(kind, _, _)| *kind == SECTION_OPERATOR)
+                .map(move |(_, index, bytes)| (name.as_str(), *index, bytes))
+        })
+    }
+
     /// The parallelism the vertex's snapshots were taken at (`None`: no metadata).
     fn snapshot_parallelism(&self, subtask: &RestoredSubtask<'_>) -> Result<Option<u32>> {
         let Some(vertices) = &self.vertices else {

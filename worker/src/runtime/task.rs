@@ -277,7 +277,7 @@ impl StreamTask {
         let started = Instant::now();
         let operators = self
             .chain
-            .snapshot_state(barrier.checkpoint_id)
+            .snapshot_state(&barrier)
             .map_err(|e| e.to_string());
         let state = match (position.transpose(), operators) {
             (Ok(position), Ok(operators)) => Ok(encode_snapshot(position, operators)),

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::report::MasterReporter;
 use crate::runtime::checkpoint::{SNAPSHOT_QUEUE, SubtaskSnapshot};
+use crate::state::rocksdb::transfer::finalize_snapshot;
 
 /// Flink's option naming the checkpoint storage directory.
 pub const CHECKPOINT_DIR_OPTION: &str = "state.checkpoints.dir";
@@ -32,7 +33,7 @@ pub fn spawn_writer(
         while let Some(snapshot) = rx.recv().await {
             let id = snapshot.barrier.checkpoint_id;
             match write(&root, &job_id, &snapshot).await {
-                Ok((file, size, async_ms)) => {
+                Ok(written) => {
                     let ack = CheckpointAck {
                         worker_id: reporter.worker_id.clone(),
                         job_id: job_id.clone(),
@@ -40,12 +41,14 @@ pub fn spawn_writer(
                         checkpoint_id: id,
                         vertex: snapshot.vertex,
                         index: snapshot.index,
-                        state_size: size,
+                        state_size: written.state_size,
+                        checkpointed_size: written.uploaded,
+                        shared_files: written.shared_files,
                         start_delay_ms: snapshot.start_delay.as_millis() as u64,
                         alignment_ms: snapshot.alignment.as_millis() as u64,
                         sync_ms: snapshot.sync.as_millis() as u64,
-                        async_ms,
-                        file,
+                        async_ms: written.async_ms,
+                        file: written.file,
                         key_group_first: snapshot.key_groups.0,
                         key_group_last: snapshot.key_groups.1,
                     };
@@ -71,25 +74,50 @@ pub fn spawn_writer(
     tx
 }
 
-/// Writes one snapshot; returns its file ("" if stateless), size and write time (ms).
+/// What writing one snapshot gave.
+#[derive(Debug, Default)]
+struct Written {
+    /// The snapshot file ("" if stateless).
+    file: String,
+    /// Bytes of the full state (the snapshot and every file it refers to).
+    state_size: u64,
+    /// Bytes written for this checkpoint (incremental RocksDB state: the new files).
+    uploaded: u64,
+    shared_files: Vec<String>,
+    async_ms: u64,
+}
+
+/// Writes one snapshot, uploading its RocksDB files first (the asynchronous part of
+/// an incremental checkpoint).
 async fn write(
     root: &Location,
     job_id: &str,
     snapshot: &SubtaskSnapshot,
-) -> Result<(String, u64, u64), String> {
+) -> Result<Written, String> {
     let bytes = snapshot.state.as_ref().map_err(|e| e.clone())?;
     if bytes.is_empty() {
-        return Ok((String::new(), 0, 0));
+        return Ok(Written::default());
     }
     let started = Instant::now();
-    let dir = checkpoint_path(root, job_id, snapshot.barrier.checkpoint_id);
+    let id = snapshot.barrier.checkpoint_id;
+    let finalized = finalize_snapshot(
+        bytes,
+        &root.child(job_id),
+        id,
+        snapshot.vertex,
+        snapshot.index,
+    )
+    .await?;
+    let dir = checkpoint_path(root, job_id, id);
     let name = format!("{}-{}", snapshot.vertex, snapshot.index);
-    dir.put(&name, bytes.clone())
+    dir.put(&name, finalized.bytes)
         .await
         .map_err(|e| e.to_string())?;
-    Ok((
-        format!("{}/{name}", dir.as_str()),
-        bytes.len() as u64,
-        started.elapsed().as_millis() as u64,
-    ))
+    Ok(Written {
+        file: format!("{}/{name}", dir.as_str()),
+        state_size: finalized.state_size,
+        uploaded: finalized.uploaded,
+        shared_files: finalized.shared_files,
+        async_ms: started.elapsed().as_millis() as u64,
+    })
 }

@@ -30,6 +30,9 @@ use crate::runtime::executor::ExecutionConfig;
 use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::restore::RestoreFiles;
 use crate::slots::SlotTable;
+use crate::state::backend::{STATE_BACKEND_OPTION, StateBackendConfig, StateBackendKind};
+use crate::state::rocksdb::handle::UploadedSnapshot;
+use crate::state::rocksdb::transfer;
 use attempts::{Attempt, Attempts, LocalSubtask};
 use eddy_storage::Location as StorageLocation;
 pub use report::MasterReporter;
@@ -64,6 +67,8 @@ pub struct TaskExecutorService {
     pub exchange_server: ExchangeServer,
     pub exchange_client: ExchangeClient,
     pub reporter: MasterReporter,
+    /// This worker's folder for RocksDB state (one sub-folder per job attempt).
+    pub local_state_dir: std::path::PathBuf,
 }
 
 #[tonic::async_trait]
@@ -107,6 +112,7 @@ impl TaskExecutor for TaskExecutorService {
         let barrier = CheckpointBarrier {
             checkpoint_id: r.checkpoint_id,
             timestamp_ms: r.timestamp_ms,
+            savepoint: r.savepoint,
         };
         let mut sources = 0;
         let trigger = SourceTrigger {
@@ -172,6 +178,14 @@ impl TaskExecutorService {
             self.attempts
                 .cancel_up_to(&request.job_id, request.attempt - 1);
         }
+        let attempt_dir = self
+            .local_state_dir
+            .join(format!("{}-{}", request.job_id, request.attempt));
+        let backend = match request.options.get(STATE_BACKEND_OPTION) {
+            Some(kind) => StateBackendKind::parse(kind)
+                .map_err(|e| Status::invalid_argument(e.to_string()))?,
+            None => StateBackendKind::HashMap,
+        };
         let restore = match request.restore_path.as_str() {
             "" => None,
             location => {
@@ -181,11 +195,19 @@ impl TaskExecutorService {
                     .filter(|a| a.worker_id == self.worker_id)
                     .map(|a| a.vertex)
                     .collect();
-                Some(read_restore_files(location, &local).await?)
+                let mut files = read_restore_files(location, &local).await?;
+                self.download_rocksdb_state(&request, &mut files, &attempt_dir.join("restore"))
+                    .await?;
+                Some(files)
             }
         };
         let mut placement = self.placement(&graph, &request)?;
         placement.restore = restore;
+        if backend == StateBackendKind::RocksDb {
+            placement.state_backend = StateBackendConfig::RocksDb {
+                dir: attempt_dir.clone(),
+            };
+        }
         let config = ExecutionConfig::default();
         let mut job = match start(graph, &config, placement) {
             Ok(job) => job,
@@ -228,6 +250,12 @@ impl TaskExecutorService {
             service
                 .exchange_server
                 .unregister_attempt(&request.job_id, request.attempt);
+            // The attempt's RocksDB instances closed with their subtasks.
+            if attempt_dir.exists()
+                && let Err(e) = std::fs::remove_dir_all(&attempt_dir)
+            {
+                tracing::warn!(job_id = %request.job_id, attempt = request.attempt, dir = %attempt_dir.display(), error = %e, "cannot remove the attempt's local state");
+            }
             // Heartbeats carry the final states a while longer, in case a report was lost.
             tokio::time::sleep(RETAIN_ENDED_ATTEMPT).await;
             service.attempts.remove(&request.job_id, request.attempt);
@@ -303,6 +331,7 @@ impl TaskExecutorService {
             snapshots,
             restore: None,
             at_least_once,
+            state_backend: StateBackendConfig::HashMap,
             exchange: Some(RemoteExchange {
                 job_id: request.job_id.clone(),
                 attempt: request.attempt,
@@ -310,6 +339,75 @@ impl TaskExecutorService {
                 client: self.exchange_client.clone(),
             }),
         })
+    }
+
+    /// Downloads the RocksDB files of the incremental snapshots this worker's subtasks
+    /// restore from (a subtask's own; every one of a rescaled vertex) into `target`, and
+    /// points their sections at the local copies.
+    async fn download_rocksdb_state(
+        &self,
+        request: &DeployJobRequest,
+        files: &mut RestoreFiles,
+        target: &std::path::Path,
+    ) -> Result<(), Status> {
+        let local: std::collections::BTreeSet<(u32, u32)> = request
+            .assignments
+            .iter()
+            .filter(|a| a.worker_id == self.worker_id)
+            .map(|a| (a.vertex, a.index))
+            .collect();
+        let rescaled: std::collections::BTreeSet<u32> = request
+            .vertices
+            .iter()
+            .filter(|v| {
+                files
+                    .parallelism_of(v.id)
+                    .is_some_and(|p| p != v.parallelism)
+            })
+            .map(|v| v.id)
+            .collect();
+        let needed = |name: &str| {
+            let Some((vertex, index)) = name.split_once('-') else {
+                return false;
+            };
+            let (Ok(vertex), Ok(index)) = (vertex.parse::<u32>(), index.parse::<u32>()) else {
+                return false;
+            };
+            local.contains(&(vertex, index))
+                || (rescaled.contains(&vertex) && local.iter().any(|(v, _)| *v == vertex))
+        };
+        let failed = |e: String| {
+            Status::failed_precondition(format!(
+                "downloading the RocksDB state to restore failed: {e}"
+            ))
+        };
+        let mut total = 0u64;
+        for (name, op, bytes) in files.operator_sections_mut() {
+            if !needed(name) {
+                continue;
+            }
+            let Some(uploaded) = UploadedSnapshot::decode(bytes) else {
+                continue;
+            };
+            let uploaded = uploaded.map_err(|e| failed(e.to_string()))?;
+            let size: u64 = uploaded.shared.iter().map(|f| f.size).sum::<u64>()
+                + uploaded.private.iter().map(|f| f.size).sum::<u64>();
+            total += size;
+            if total > MAX_RESTORE_BYTES {
+                return Err(Status::resource_exhausted(format!(
+                    "the RocksDB state to restore holds more than {MAX_RESTORE_BYTES} bytes"
+                )));
+            }
+            let (downloaded, _) =
+                transfer::download(&uploaded, &target.join(format!("{name}-{op}")))
+                    .await
+                    .map_err(failed)?;
+            *bytes = downloaded.encode().map_err(|e| failed(e.to_string()))?;
+        }
+        if total > 0 {
+            tracing::info!(job_id = %request.job_id, attempt = request.attempt, bytes = total, "rocksdb state downloaded");
+        }
+        Ok(())
     }
 
     fn free_slots(&self, request: &DeployJobRequest) {

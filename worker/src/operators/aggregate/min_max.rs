@@ -1,7 +1,8 @@
 //! MIN and MAX accumulators over numbers, decimals, dates, timestamps and strings; the
 //! result has the input type. Plain accumulators keep one value per slot. Retractable
 //! ones (OVER frames, Flink's `MinWithRetractAggFunction`) keep a multiset of the
-//! values (value → count) so removing the current extreme finds the next one.
+//! values (value → count) so removing the current extreme finds the next one; their
+//! state is the extreme plus the multisets as list columns.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use arrow::compute::cast;
 use arrow::datatypes::*;
 
 use super::slots::{input, valid_pairs};
-use super::state::{load_extremes, retractable_unsupported};
+use super::state::{load_extremes, multiset_columns, multiset_rows};
 use super::{GroupAccumulator, retract_unsupported};
 use crate::runtime::error::{Result, RuntimeError};
 
@@ -174,16 +175,42 @@ impl<T: ArrowPrimitiveType + std::fmt::Debug> GroupAccumulator for PrimMinMax<T>
             })
     }
     fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
-        if self.multisets.is_some() {
-            return Err(retractable_unsupported());
+        let mut columns = vec![self.evaluate(slots)?];
+        if let Some(sets) = &self.multisets {
+            let sets: Vec<_> = slots.iter().map(|&s| &sets[s as usize]).collect();
+            let values = PrimitiveArray::<T>::from_iter_values(
+                sets.iter().flat_map(|m| m.keys().map(|k| k.0)),
+            )
+            .with_data_type(self.data_type.clone());
+            let lengths: Vec<usize> = sets.iter().map(|m| m.len()).collect();
+            let counts = sets.iter().flat_map(|m| m.values().copied()).collect();
+            columns.extend(multiset_columns(Arc::new(values), &lengths, counts)?);
         }
-        Ok(vec![self.evaluate(slots)?])
+        Ok(columns)
     }
     fn load_state(&mut self, columns: &[ArrayRef], slots: &[u32]) -> Result<()> {
-        if self.multisets.is_some() {
-            return Err(retractable_unsupported());
+        load_extremes::<T>(&mut self.values, columns, slots)?;
+        if self.multisets.is_none() {
+            return Ok(());
         }
-        load_extremes::<T>(&mut self.values, columns, slots)
+        let rows = multiset_rows(columns, 1, slots.len())?;
+        let mut sets = self.multisets.take().unwrap_or_default();
+        for ((values, counts), &s) in rows.iter().zip(slots) {
+            let values = values.as_primitive_opt::<T>().ok_or_else(|| {
+                RuntimeError::Graph("aggregate state snapshot: MIN/MAX multiset type".into())
+            })?;
+            let set = &mut sets[s as usize];
+            self.multiset_entries -= set.len();
+            set.clear();
+            for (v, &c) in values.values().iter().zip(counts.values()) {
+                if c > 0 {
+                    set.insert(TotalOrd(*v), c);
+                }
+            }
+            self.multiset_entries += set.len();
+        }
+        self.multisets = Some(sets);
+        Ok(())
     }
 }
 
@@ -304,14 +331,36 @@ impl GroupAccumulator for StrMinMax {
             })
     }
     fn state(&self, slots: &[u32]) -> Result<Vec<ArrayRef>> {
-        if self.multisets.is_some() {
-            return Err(retractable_unsupported());
+        let mut columns = vec![self.evaluate(slots)?];
+        if let Some(sets) = &self.multisets {
+            let sets: Vec<_> = slots.iter().map(|&s| &sets[s as usize]).collect();
+            let strings: Vec<&String> = sets.iter().flat_map(|m| m.keys()).collect();
+            let values = StringArray::from_iter_values(strings);
+            let lengths: Vec<usize> = sets.iter().map(|m| m.len()).collect();
+            let counts = sets.iter().flat_map(|m| m.values().copied()).collect();
+            columns.extend(multiset_columns(Arc::new(values), &lengths, counts)?);
         }
-        Ok(vec![self.evaluate(slots)?])
+        Ok(columns)
     }
     fn load_state(&mut self, columns: &[ArrayRef], slots: &[u32]) -> Result<()> {
         if self.multisets.is_some() {
-            return Err(retractable_unsupported());
+            let rows = multiset_rows(columns, 1, slots.len())?;
+            for ((values, counts), &s) in rows.iter().zip(slots) {
+                let values = values.as_string_opt::<i32>().ok_or_else(|| {
+                    RuntimeError::Graph("aggregate state snapshot: MIN/MAX multiset type".into())
+                })?;
+                self.reset(s);
+                let Some(sets) = &mut self.multisets else {
+                    break;
+                };
+                let set = &mut sets[s as usize];
+                for (v, &c) in values.iter().zip(counts.values()) {
+                    if let (Some(v), true) = (v, c > 0) {
+                        self.heap += v.len() + BTREE_ENTRY_OVERHEAD + 32;
+                        set.insert(v.to_string(), c);
+                    }
+                }
+            }
         }
         let a = columns
             .first()

@@ -148,6 +148,11 @@ pub fn create_accumulator(
 pub struct PreparedInput(Vec<Option<ArrayRef>>);
 
 impl PreparedInput {
+    /// Each aggregate's prepared input column (`None`: an aggregate without input).
+    pub fn columns(&self) -> &[Option<ArrayRef>] {
+        &self.0
+    }
+
     /// One row's inputs as scalars (OVER frames keep these to retract later).
     pub fn row_scalars(&self, row: usize) -> Result<Vec<Option<ScalarValue>>> {
         self.0

@@ -3,14 +3,17 @@
 //! state of some slots into a few columns ([`GroupAccumulator::state`]) and loads them
 //! back into fresh slots ([`GroupAccumulator::load_state`]); the helpers here read a
 //! snapshot's columns with their types checked (a snapshot is outside input: a wrong
-//! column is an error, never a panic).
+//! column is an error, never a panic). A retractable MIN/MAX (OVER frames) adds its
+//! multisets as two list columns ([`multiset_columns`]) after its current extreme.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Int64Array, PrimitiveArray,
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Int64Array, ListArray,
+    PrimitiveArray, UInt64Array,
 };
-use arrow::datatypes::{Decimal128Type, Int64Type};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, Decimal128Type, Field, Int64Type, UInt64Type};
 
 use super::slots::{DecimalSums, SumCounts};
 use crate::runtime::error::{Result, RuntimeError};
@@ -121,7 +124,51 @@ pub fn load_extremes<T: ArrowPrimitiveType>(
     Ok(())
 }
 
-/// A retractable accumulator (OVER frames) keeps multisets no snapshot holds yet.
-pub fn retractable_unsupported() -> RuntimeError {
-    RuntimeError::CheckpointUnsupported("state of retractable MIN/MAX (bounded OVER frames)".into())
+/// A retractable MIN/MAX's multisets (value → count) as two list columns: each slot's
+/// distinct values in ascending order (`values`: their concatenation, `lengths`: how
+/// many per slot) and, in a second list of the same shape, their counts.
+pub fn multiset_columns(
+    values: ArrayRef,
+    lengths: &[usize],
+    counts: Vec<u64>,
+) -> Result<[ArrayRef; 2]> {
+    let offsets = OffsetBuffer::from_lengths(lengths.iter().copied());
+    let item = |t: &DataType| Arc::new(Field::new("item", t.clone(), false));
+    let values = ListArray::try_new(item(values.data_type()), offsets.clone(), values, None)?;
+    let counts = ListArray::try_new(
+        item(&DataType::UInt64),
+        offsets,
+        Arc::new(UInt64Array::from(counts)),
+        None,
+    )?;
+    Ok([Arc::new(values), Arc::new(counts)])
+}
+
+/// The multisets [`multiset_columns`] wrote at columns `at` and `at + 1`: per row, its
+/// values (to be downcast by the caller) and their counts, checked to pair up.
+pub fn multiset_rows(
+    columns: &[ArrayRef],
+    at: usize,
+    len: usize,
+) -> Result<Vec<(ArrayRef, UInt64Array)>> {
+    let list = |i: usize| {
+        columns
+            .get(i)
+            .and_then(|c| c.as_list_opt::<i32>())
+            .filter(|c| c.len() == len)
+            .ok_or_else(|| invalid(&format!("multiset column {i} missing")))
+    };
+    let (values, counts) = (list(at)?, list(at + 1)?);
+    (0..len)
+        .map(|row| {
+            let v = values.value(row);
+            let c = counts.value(row);
+            let c = c
+                .as_primitive_opt::<UInt64Type>()
+                .filter(|c| c.len() == v.len())
+                .ok_or_else(|| invalid("multiset counts do not pair with its values"))?
+                .clone();
+            Ok((v, c))
+        })
+        .collect()
 }

@@ -7,7 +7,9 @@
 //! event-time timer. Outer joins emit the rows that never matched, padded with NULLs,
 //! when they expire. As in Flink, a row behind the watermark still joins what is
 //! buffered, and the emitted watermark is held back by the larger relative bound
-//! (`KeyedCoProcessOperatorWithWatermarkDelay`).
+//! (`KeyedCoProcessOperatorWithWatermarkDelay`). Checkpoints store the buffered rows
+//! in the canonical keyed snapshot ([`super::snapshot`]); a restore re-registers their
+//! timers.
 
 use std::sync::Arc;
 
@@ -15,9 +17,11 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 use super::sides::{JoinSides, SideBuffers, opened};
+use super::snapshot;
 use super::{BufferedRow, JoinType, check_columns, has_null_key};
 use crate::operators::rowtime::event_times;
 use crate::runtime::error::{Result, RuntimeError};
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::message::{MAX_WATERMARK, MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::keyed::KeyBytes;
@@ -74,6 +78,8 @@ pub struct IntervalJoinOperator {
     sides: JoinSides,
     spec: IntervalJoinSpec,
     state: Option<State>,
+    /// Snapshots to load at `open` (several when rescaled).
+    restore: Vec<Vec<u8>>,
     watermark: Timestamp,
     emitted_watermark: Timestamp,
 }
@@ -114,6 +120,7 @@ impl IntervalJoinOperator {
             sides,
             spec,
             state: None,
+            restore: Vec::new(),
             watermark: MIN_WATERMARK,
             emitted_watermark: MIN_WATERMARK,
         })
@@ -134,12 +141,32 @@ impl Operator for IntervalJoinOperator {
         &self.sides.name
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
-        crate::runtime::operator::unsupported_state(&self.sides.name)
+    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
+        match &self.state {
+            Some(st) => snapshot::snapshot(&self.sides, st).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<()> {
+        self.restore.push(state.to_vec());
+        Ok(())
     }
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        self.state = Some(State::open(ctx));
+        let mut st = State::open(ctx);
+        let spec = &self.spec;
+        for bytes in std::mem::take(&mut self.restore) {
+            let rows =
+                snapshot::restore(&self.sides, &mut st, &bytes, |st, side, group, key, row| {
+                    let expiry = spec.expiry(side, row.time);
+                    st.timers
+                        .register_event_time_timer(key, group, side as u8, expiry)
+                        .map(|_| ())
+                })?;
+            tracing::debug!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %self.sides.name, rows, "interval join state restored");
+        }
+        self.state = Some(st);
         Ok(())
     }
 

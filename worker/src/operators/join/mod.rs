@@ -5,10 +5,12 @@
 //! two-input keyed operators (input 0 = left, input 1 = right, both hash-partitioned by
 //! the equi-join keys). This module holds what they share: the join type, the output
 //! schema (left columns, then right columns), rows buffered as `arrow::row` bytes, and
-//! the assembly of joined rows into batches of at most [`MAX_OUTPUT_BATCH_ROWS`].
+//! the assembly of joined rows into batches of at most [`MAX_OUTPUT_BATCH_ROWS`], and
+//! the snapshot of the buffered rows ([`snapshot`], the canonical keyed format).
 
 pub mod interval;
 mod sides;
+mod snapshot;
 pub mod window;
 pub mod window_tvf;
 
@@ -117,7 +119,12 @@ impl RowCodec {
     }
 
     pub fn encode(&self, batch: &RecordBatch) -> Result<Rows> {
-        Ok(self.converter.convert_columns(batch.columns())?)
+        self.encode_columns(batch.columns())
+    }
+
+    /// Encodes rows given as columns of this input's schema (a restored snapshot's).
+    pub fn encode_columns(&self, columns: &[ArrayRef]) -> Result<Rows> {
+        Ok(self.converter.convert_columns(columns)?)
     }
 
     /// The columns of `rows` (bytes from [`Self::encode`]).

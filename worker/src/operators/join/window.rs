@@ -5,6 +5,8 @@
 //! window's rows of both sides, emits them (outer joins pad the side whose other side
 //! is empty) and drops the window's state. A row whose window has already fired is
 //! late: dropped and counted in `late_records_dropped`. The watermark passes unchanged.
+//! Checkpoints store the buffered rows in the canonical keyed snapshot
+//! ([`super::snapshot`]); a restore re-registers each window's timer.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,9 +15,11 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 use super::sides::{JoinSides, SideBuffers, opened};
+use super::snapshot;
 use super::{BufferedRow, JoinType, check_columns, has_null_key};
 use crate::operators::rowtime::event_times;
 use crate::runtime::error::Result;
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::message::{MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::keyed::KeyBytes;
@@ -40,6 +44,8 @@ pub struct WindowJoinOperator {
     sides: JoinSides,
     spec: WindowJoinSpec,
     state: Option<State>,
+    /// Snapshots to load at `open` (several when rescaled).
+    restore: Vec<Vec<u8>>,
     watermark: Timestamp,
 }
 
@@ -77,6 +83,7 @@ impl WindowJoinOperator {
             sides,
             spec,
             state: None,
+            restore: Vec::new(),
             watermark: MIN_WATERMARK,
         })
     }
@@ -127,12 +134,34 @@ impl Operator for WindowJoinOperator {
         &self.sides.name
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
-        crate::runtime::operator::unsupported_state(&self.sides.name)
+    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
+        match &self.state {
+            Some(st) => snapshot::snapshot(&self.sides, st).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<()> {
+        self.restore.push(state.to_vec());
+        Ok(())
     }
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
-        self.state = Some(State::open(ctx));
+        let mut st = State::open(ctx);
+        for bytes in std::mem::take(&mut self.restore) {
+            let rows = snapshot::restore(
+                &self.sides,
+                &mut st,
+                &bytes,
+                |st, _side, group, key, _row| {
+                    st.timers
+                        .register_event_time_timer(&key.0, group, key.1, key.1.1 - 1)
+                        .map(|_| ())
+                },
+            )?;
+            tracing::debug!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %self.sides.name, rows, "window join state restored");
+        }
+        self.state = Some(st);
         Ok(())
     }
 
@@ -215,4 +244,4 @@ impl Operator for WindowJoinOperator {
 
 #[cfg(test)]
 #[path = "window_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -12,7 +12,11 @@ use crate::runtime::operator::Emit;
 use crate::time::clock::ManualClock;
 
 /// Rows `(key, ts, v)` run through a window TVF: `k, ts, v, start, end, time`.
-fn windowed(assigner: WindowAssigner, tag: &str, data: &[(Option<i64>, i64, &str)]) -> RecordBatch {
+pub(crate) fn windowed(
+    assigner: WindowAssigner,
+    tag: &str,
+    data: &[(Option<i64>, i64, &str)],
+) -> RecordBatch {
     let schema = side_schema(tag);
     let ctx = context(ManualClock::new(0));
     let mut tvf = WindowTableFunctionOperator::new("tvf", assigner, 1, &schema).unwrap();

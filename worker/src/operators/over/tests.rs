@@ -175,3 +175,48 @@ fn range_interval_retracts_rows_older_than_the_interval() {
     );
     assert_eq!(op.output_schema().fields().len(), 6);
 }
+
+/// Every frame with COUNT, SUM, MIN and MAX (retractable in bounded frames, so their
+/// multisets are state): snapshotted with rows waiting for the watermark, restored
+/// whole and split into two subtasks by key group, the output equals one
+/// uninterrupted run's.
+#[test]
+fn snapshots_restore_whole_and_split_by_key_group() {
+    use crate::operators::test_util::{Step, assert_restores_whole_and_split};
+    let keys = ["a", "b", "c", "d", "e", "f", "g"];
+    let data: Vec<(&str, i64, i64)> = (0..72)
+        .map(|i| {
+            let time = 10 + (i / 2) * 4 - (i % 3);
+            (keys[i as usize * 5 % 7], (i * 37 % 23) - 11, time)
+        })
+        .collect();
+    let mut steps = Vec::new();
+    let mut max_time = 0;
+    for chunk in data.chunks(6) {
+        steps.push(Step::Batch(0, rows(chunk)));
+        max_time = chunk.iter().map(|r| r.2).max().unwrap().max(max_time);
+        steps.push(Step::Watermark(max_time - 8));
+    }
+    for frame in [
+        OverFrame::RowsUnbounded,
+        OverFrame::RangeUnbounded,
+        OverFrame::Rows { preceding: 3 },
+        OverFrame::Range { preceding_ms: 10 },
+    ] {
+        let make = || -> Box<dyn Operator> {
+            Box::new(over(
+                frame,
+                vec![
+                    AggregateSpec::count_star("c"),
+                    sum(),
+                    AggregateSpec::new(AggregateKind::Min, Some(1), "lo"),
+                    AggregateSpec::new(AggregateKind::Max, Some(0), "hi"),
+                ],
+            ))
+        };
+        for at in [9, 14] {
+            let expected = assert_restores_whole_and_split(&make, &steps, at, &[vec![0]]);
+            assert_eq!(expected.len(), data.len(), "{frame:?}");
+        }
+    }
+}

@@ -12,17 +12,21 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 
 use super::{FiredWindows, WindowAggregateSpec, WindowTime, output_schema};
+use crate::operators::aggregate::AggregateSet;
 use crate::operators::keyed_input::{KeyedAggregates, count_late, get_or_create};
+use crate::operators::keyed_rocks::RocksAggregates;
 use crate::operators::keys::{EncodedKeys, KeyEncoder};
 use crate::operators::rowtime::event_times;
 use crate::runtime::error::Result;
+use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::message::{MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::memory::MemoryBudget;
+use crate::state::rocksdb::handle::refuse_on_heap;
 use crate::state::table::{StateSize, StateTable};
 
 /// Bytes charged per entry of the firing index besides its key bytes.
@@ -90,11 +94,15 @@ impl Drop for FiringIndex {
     }
 }
 
-/// A window operator's state in one subtask.
+/// A window operator's state in one subtask. On the rocksdb backend the
+/// accumulators live in `rocks` and `keyed` only lends transient slots; the firing
+/// index stays on the heap (Flink's `HEAP` timer service) and is rebuilt from
+/// RocksDB's keys on restore.
 #[derive(Debug)]
 pub struct WindowState<V> {
     pub keyed: KeyedAggregates<V>,
     pub index: FiringIndex,
+    pub rocks: Option<RocksAggregates>,
 }
 
 impl<V: StateSize> WindowState<V> {
@@ -102,6 +110,7 @@ impl<V: StateSize> WindowState<V> {
         Ok(WindowState {
             keyed: KeyedAggregates::new(&spec.aggregates, input, false, ctx)?,
             index: FiringIndex::new(ctx.memory.clone()),
+            rocks: None,
         })
     }
 }
@@ -110,6 +119,36 @@ impl<V: StateSize> WindowState<V> {
 pub trait WindowKind: Debug + Send {
     /// A key's pending windows, as its state table stores them.
     type Windows: StateSize + Debug + Send;
+    /// [`Self::add_rows`] on the rocksdb backend (`st.rocks` is set): the windows
+    /// the batch touches are loaded from RocksDB into transient slots, updated and
+    /// written back.
+    fn add_rows_rocks(
+        &mut self,
+        st: &mut WindowState<Self::Windows>,
+        batch: &RecordBatch,
+        times: &[Timestamp],
+        keys: &EncodedKeys,
+        late_at: Option<Timestamp>,
+    ) -> Result<u64>;
+
+    /// [`Self::take_due`] on the rocksdb backend: loads the windows of index entries
+    /// `entries` (due at `end`) that fire at `time` from `rocks` into slots of `aggs`,
+    /// deletes them, and pushes them to `due`.
+    fn take_due_rocks(
+        rocks: &RocksAggregates,
+        aggs: &mut AggregateSet,
+        entries: &[(u32, Vec<u8>)],
+        end: Timestamp,
+        time: Timestamp,
+        due: &mut Vec<DueWindow>,
+    ) -> Result<()>;
+
+    /// The firing-index entry (time, index key) of a RocksDB state key (rebuilding
+    /// the index on restore).
+    fn rocks_index_entry(state_key: &[u8]) -> Result<(Timestamp, &[u8])>;
+
+    /// State keys as the canonical snapshot's `[key_text, namespace]` columns.
+    fn describe(keys: &KeyEncoder, state_keys: &[&[u8]]) -> Result<[ArrayRef; 2]>;
 
     /// Adds every row of `batch` to its windows. Under event time `late_at` is the
     /// watermark: rows that join no window ending after it are dropped. Returns how
@@ -220,6 +259,18 @@ impl<W: WindowKind> WindowOperator<W> {
         let mut fired = FiredWindows::default();
         let mut due = Vec::new();
         while let Some((end, entries)) = st.index.pop_due(time) {
+            if let Some(rocks) = &st.rocks {
+                for chunk in entries.chunks(super::MAX_OUTPUT_BATCH_ROWS) {
+                    W::take_due_rocks(rocks, &mut st.keyed.aggs, chunk, end, time, &mut due)?;
+                    for (key, start, end, slot) in due.drain(..) {
+                        fired.push(key, start, end, slot);
+                        if fired.is_full() {
+                            fired.flush(&self.keys, &mut st.keyed.aggs, &self.schema, out)?;
+                        }
+                    }
+                }
+                continue;
+            }
             for (kg, key) in entries {
                 W::take_due(&mut st.keyed.table, kg, key, end, time, &mut due)?;
                 for (key, start, end, slot) in due.drain(..) {
@@ -239,8 +290,19 @@ impl<W: WindowKind> Operator for WindowOperator<W> {
         &self.name
     }
 
-    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Option<Vec<u8>>> {
-        match &self.state {
+    fn snapshot_state(&mut self, barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
+        match &mut self.state {
+            Some(WindowState {
+                keyed,
+                rocks: Some(rocks),
+                ..
+            }) => {
+                let keys = &self.keys;
+                let describe = |state_keys: &[&[u8]]| W::describe(keys, state_keys);
+                rocks
+                    .snapshot(&mut keyed.aggs, barrier, &describe)
+                    .map(Some)
+            }
             Some(st) => self.kind.snapshot(st, &self.keys, &self.name).map(Some),
             None => Ok(None),
         }
@@ -251,13 +313,40 @@ impl<W: WindowKind> Operator for WindowOperator<W> {
         Ok(())
     }
 
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        if let Some(rocks) = self.state.as_mut().and_then(|st| st.rocks.as_mut()) {
+            rocks.notify_checkpoint_complete(checkpoint_id);
+        }
+        Ok(())
+    }
+
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         self.state(ctx)?;
-        if let Some(st) = self.state.as_mut() {
-            for bytes in std::mem::take(&mut self.restore) {
-                let entries = self.kind.restore(st, &bytes, &self.name)?;
-                tracing::debug!(operator = %self.name, subtask = ctx.subtask.index, entries, "window state restored");
-            }
+        let Some(st) = self.state.as_mut() else {
+            return Ok(());
+        };
+        let restore = std::mem::take(&mut self.restore);
+        let (job, vertex, subtask) = (
+            &ctx.subtask.job_name,
+            &ctx.subtask.vertex_name,
+            ctx.subtask.index,
+        );
+        if let Some((rocks, entries)) =
+            RocksAggregates::open(ctx, &self.name, &mut st.keyed.aggs, false, &restore)?
+        {
+            let index = &mut st.index;
+            rocks.for_each_key(|kg, key| {
+                let (end, entry) = W::rocks_index_entry(key)?;
+                index.add(end, kg, entry)
+            })?;
+            tracing::debug!(job = %job, vertex = %vertex, subtask, operator = %self.name, entries, "window state in rocksdb");
+            st.rocks = Some(rocks);
+            return Ok(());
+        }
+        for bytes in restore {
+            refuse_on_heap(&bytes, &self.name)?;
+            let entries = self.kind.restore(st, &bytes, &self.name)?;
+            tracing::debug!(job = %job, vertex = %vertex, subtask, operator = %self.name, entries, "window state restored");
         }
         Ok(())
     }
@@ -278,7 +367,12 @@ impl<W: WindowKind> Operator for WindowOperator<W> {
         let encoded = self.keys.encode(&batch, ctx.subtask.max_parallelism)?;
         let (spec, input) = (&self.spec, &self.input);
         let st = get_or_create(&mut self.state, || WindowState::new(spec, input, ctx))?;
-        let late = self.kind.add_rows(st, &batch, &times, &encoded, late_at)?;
+        let late = if st.rocks.is_some() {
+            self.kind
+                .add_rows_rocks(st, &batch, &times, &encoded, late_at)?
+        } else {
+            self.kind.add_rows(st, &batch, &times, &encoded, late_at)?
+        };
         count_late(ctx, late);
         Ok(())
     }

@@ -123,3 +123,6 @@ impl FiredWindows {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod rocksdb_tests;

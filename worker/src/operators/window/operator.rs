@@ -7,6 +7,7 @@
 //! reaches `window_end - 1`. An event-time row whose windows have all fired is late:
 //! dropped and counted in `late_records_dropped`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray};
@@ -15,6 +16,8 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use super::base::{DueWindow, WindowKind, WindowOperator, WindowState};
 use super::{WindowAggregateSpec, WindowAssigner};
+use crate::operators::aggregate::AggregateSet;
+use crate::operators::keyed_rocks::RocksAggregates;
 use crate::operators::keyed_snapshot;
 use crate::operators::keys::{EncodedKeys, KeyEncoder};
 use crate::runtime::error::{Result, RuntimeError};
@@ -69,6 +72,16 @@ fn window_texts(
     Ok(Arc::new(texts))
 }
 
+/// Refuses a state key too short to end with a window's start and end.
+pub(super) fn checked_window(k: &[u8]) -> Result<()> {
+    if k.len() < 16 {
+        return Err(RuntimeError::Graph(
+            "window state: a key without its window".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The window end at the tail of a state key.
 pub(super) fn window_end(k: &[u8]) -> Timestamp {
     let mut end = [0u8; 8];
@@ -101,6 +114,119 @@ impl WindowOperator<SlicingWindows> {
 
 impl WindowKind for SlicingWindows {
     type Windows = u32;
+
+    /// Each distinct (key, window) of the batch is read from RocksDB once (missing:
+    /// a new window, added to the firing index), updated, and written back.
+    fn add_rows_rocks(
+        &mut self,
+        st: &mut WindowState<u32>,
+        batch: &RecordBatch,
+        times: &[Timestamp],
+        encoded: &EncodedKeys,
+        late_at: Option<Timestamp>,
+    ) -> Result<u64> {
+        let WindowState {
+            keyed,
+            index,
+            rocks,
+        } = st;
+        let rocks = rocks
+            .as_ref()
+            .ok_or_else(|| RuntimeError::Graph("window state is not in rocksdb".into()))?;
+        let mut distinct: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut windows: Vec<(u32, Vec<u8>, Timestamp)> = Vec::new();
+        let (mut rows, mut which) = (
+            Vec::with_capacity(times.len()),
+            Vec::with_capacity(times.len()),
+        );
+        let mut late = 0u64;
+        for (row, &ts) in times.iter().enumerate() {
+            self.assigned.clear();
+            self.assigner.assign(ts, &mut self.assigned);
+            let kg = encoded.key_groups[row];
+            let mut kept = false;
+            for &(start, end) in &self.assigned {
+                if late_at.is_some_and(|wm| end - 1 <= wm) {
+                    continue;
+                }
+                kept = true;
+                state_key(&mut self.scratch, encoded.key(row), start, end);
+                let i = match distinct.get(self.scratch.as_slice()) {
+                    Some(&i) => i,
+                    None => {
+                        windows.push((kg, self.scratch.clone(), end));
+                        distinct.insert(self.scratch.clone(), windows.len() - 1);
+                        windows.len() - 1
+                    }
+                };
+                rows.push(row as u32);
+                which.push(i);
+            }
+            if !kept {
+                late += 1;
+            }
+        }
+        let keys: Vec<(u32, &[u8])> = windows
+            .iter()
+            .map(|(kg, k, _)| (*kg, k.as_slice()))
+            .collect();
+        let loaded = rocks.load(&mut keyed.aggs, &keys)?;
+        let mut slots_of = Vec::with_capacity(windows.len());
+        for ((kg, key, end), found) in windows.iter().zip(loaded) {
+            slots_of.push(match found {
+                Some(l) => l.slot,
+                None => {
+                    index.add(*end, *kg, key)?;
+                    keyed.aggs.alloc()?
+                }
+            });
+        }
+        let slots: Vec<u32> = which.iter().map(|&i| slots_of[i]).collect();
+        let updated = keyed
+            .aggs
+            .update_batch(batch, &rows, &slots)
+            .and_then(|()| {
+                let entries: Vec<(u32, &[u8], u32, i64)> = keys
+                    .iter()
+                    .zip(&slots_of)
+                    .map(|((kg, k), slot)| (*kg, *k, *slot, 0))
+                    .collect();
+                rocks.store(&keyed.aggs, &entries)
+            });
+        for slot in slots_of {
+            keyed.aggs.free(slot);
+        }
+        updated?;
+        Ok(late)
+    }
+
+    fn take_due_rocks(
+        rocks: &RocksAggregates,
+        aggs: &mut AggregateSet,
+        entries: &[(u32, Vec<u8>)],
+        end: Timestamp,
+        _time: Timestamp,
+        due: &mut Vec<DueWindow>,
+    ) -> Result<()> {
+        let keys: Vec<(u32, &[u8])> = entries.iter().map(|(kg, k)| (*kg, k.as_slice())).collect();
+        for ((_, state_key), found) in keys.iter().zip(rocks.load(aggs, &keys)?) {
+            if let Some(l) = found {
+                let (key, start) = split_state_key(state_key);
+                due.push((key.to_vec(), start, end, l.slot));
+            }
+        }
+        rocks.delete(&keys)
+    }
+
+    /// The window's own state key, due at its end.
+    fn rocks_index_entry(state_key: &[u8]) -> Result<(Timestamp, &[u8])> {
+        checked_window(state_key)?;
+        Ok((window_end(state_key), state_key))
+    }
+
+    fn describe(keys: &KeyEncoder, state_keys: &[&[u8]]) -> Result<[ArrayRef; 2]> {
+        describe_windows(keys, state_keys)
+    }
 
     fn add_rows(
         &mut self,
@@ -185,13 +311,9 @@ impl WindowKind for SlicingWindows {
     /// Each entry's key ends with its window's start and end: the firing index is
     /// rebuilt from them.
     fn restore(&self, st: &mut WindowState<u32>, bytes: &[u8], _name: &str) -> Result<usize> {
-        let WindowState { keyed, index } = st;
+        let WindowState { keyed, index, .. } = st;
         keyed_snapshot::restore_slots(keyed, bytes, |kg, key| {
-            if key.len() < 16 {
-                return Err(RuntimeError::Graph(
-                    "window state snapshot: a key without its window".into(),
-                ));
-            }
+            checked_window(key)?;
             index.add(window_end(key), kg, key)
         })
     }
