@@ -229,11 +229,10 @@ fn no_control(bytes: &[u8]) -> bool {
     bytes.iter().fold(true, |ok, &b| ok & (b >= 0x20))
 }
 
+/// Any number that is not an i64/u64, read by serde_json itself: its float parsing is
+/// not always the correctly rounded one `str::parse` gives, and values must match.
 fn float(text: &str) -> Scan<Number> {
-    text.parse::<f64>()
-        .ok()
-        .and_then(Number::from_f64)
-        .ok_or(Declined)
+    serde_json::from_str::<Number>(text).map_err(|_| Declined)
 }
 
 #[cfg(test)]
