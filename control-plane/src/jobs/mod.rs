@@ -24,9 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use eddy_api::error::ErrorBody;
 use eddy_api::jobs::{
-    STATE_BACKEND_OPTIONS, state_backend_name,
-    CancelJobResponse, JobDetails, JobException, JobStatus, JobSummary, StatusChange,
-    SubmitJobRequest,
+    CancelJobResponse, JobDetails, JobException, JobStatus, JobSummary, STATE_BACKEND_OPTIONS,
+    StatusChange, SubmitJobRequest, state_backend_name,
 };
 use eddy_api::rest::{Event, JobGraphInfo, WorkerState};
 use eddy_api::rpc::{JobAttempt, SubtaskReport, TaskExecutionState};

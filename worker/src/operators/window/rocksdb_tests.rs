@@ -192,9 +192,7 @@ async fn an_incremental_checkpoint_uploads_only_new_files_and_restores() {
             second.state_size
         );
         assert!(
-            first.uploaded + second.uploaded
-                - first.bytes.len() as u64
-                - second.bytes.len() as u64
+            first.uploaded + second.uploaded - first.bytes.len() as u64 - second.bytes.len() as u64
                 >= shared_bytes
         );
         drop(op);

@@ -210,7 +210,11 @@ impl WindowKind for SessionWindows {
         encoded: &EncodedKeys,
         late_at: Option<Timestamp>,
     ) -> Result<u64> {
-        let WindowState { keyed, index, rocks } = st;
+        let WindowState {
+            keyed,
+            index,
+            rocks,
+        } = st;
         let rocks = rocks
             .as_ref()
             .ok_or_else(|| RuntimeError::Graph("window state is not in rocksdb".into()))?;
@@ -227,8 +231,9 @@ impl WindowKind for SessionWindows {
                     Some(&i) => i,
                     None => {
                         let key_group = encoded.key_groups[row];
-                        let (stored, sessions) =
-                            load_sessions(rocks, aggs, key_group, key)?.into_iter().unzip();
+                        let (stored, sessions) = load_sessions(rocks, aggs, key_group, key)?
+                            .into_iter()
+                            .unzip();
                         loaded.push(LoadedSessions {
                             key_group,
                             key,
@@ -242,8 +247,14 @@ impl WindowKind for SessionWindows {
                 let window = (ts, ts + self.gap);
                 let late_row = late_at.is_some_and(|wm| window.1 - 1 <= wm);
                 let ks = &mut loaded[i];
-                let joined =
-                    add_row(&mut ks.sessions, window, late_row, aggs, &input, &mut pending)?;
+                let joined = add_row(
+                    &mut ks.sessions,
+                    window,
+                    late_row,
+                    aggs,
+                    &input,
+                    &mut pending,
+                )?;
                 let Some((slot, grown_end)) = joined else {
                     late += 1;
                     continue;
@@ -263,8 +274,10 @@ impl WindowKind for SessionWindows {
                     written.push((ks.key_group, state_key, slot));
                 }
             }
-            let kept: HashSet<(u32, &[u8])> =
-                written.iter().map(|(kg, k, _)| (*kg, k.as_slice())).collect();
+            let kept: HashSet<(u32, &[u8])> = written
+                .iter()
+                .map(|(kg, k, _)| (*kg, k.as_slice()))
+                .collect();
             let deleted: Vec<(u32, &[u8])> = loaded
                 .iter()
                 .flat_map(|ks| ks.stored.iter().map(|k| (ks.key_group, k.as_slice())))

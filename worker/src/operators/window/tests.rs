@@ -444,7 +444,10 @@ fn restores_by_key_group(assigner: WindowAssigner, aggs: Vec<AggregateSpec>) {
     original
         .process_batch(0, bids(&rows[..120]), &ctx, &mut out)
         .unwrap();
-    let snapshot = original.snapshot_state(&crate::operators::test_util::barrier(1, false)).unwrap().expect("window state");
+    let snapshot = original
+        .snapshot_state(&crate::operators::test_util::barrier(1, false))
+        .unwrap()
+        .expect("window state");
     drop(original);
     drain(&mut out);
 
