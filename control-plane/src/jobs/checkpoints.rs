@@ -448,6 +448,7 @@ impl CheckpointCoordinator {
         if let Err(e) = &committed {
             p.row.status = checkpoint_status::FAILED.into();
             p.row.failure = format!("committing through Raft failed: {e}");
+            self.shared_files.relist = true;
         } else {
             p.row.status = checkpoint_status::COMPLETED.into();
             self.last_completion = Some(Instant::now());
@@ -472,6 +473,9 @@ impl CheckpointCoordinator {
                 self.shared_files.latest_incremental = p.shared.clone();
             }
             self.retain(&job_id, id, p.row.path.clone(), p.shared).await;
+            if self.shared_files.relist_due(self.pending.is_empty()) {
+                self.abort_shared_files(&job_id, id, BTreeSet::new()).await;
+            }
         } else if let Some(s) = &p.savepoint {
             shared
                 .savepoints
@@ -615,6 +619,7 @@ impl CheckpointCoordinator {
         publish(shared, &p.row.job_id, id, checkpoint_status::FAILED);
         self.abort_shared_files(&p.row.job_id, id, std::mem::take(&mut p.shared))
             .await;
+        self.shared_files.relist = true;
         if p.savepoint.is_some() {
             // A failed savepoint never fails the job (as in Flink).
             return Ok(());

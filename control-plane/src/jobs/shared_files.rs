@@ -35,6 +35,10 @@ pub(crate) struct SharedFiles {
     /// retained checkpoints' metadata): only then are files nothing is known to refer
     /// to deleted.
     pub complete: bool,
+    /// A checkpoint failed since the shared folder was last listed: a subtask may
+    /// still have been uploading for it, so the folder is listed again at the next
+    /// completion with nothing pending (see [`Self::relist_due`]).
+    pub relist: bool,
 }
 
 impl SharedFiles {
@@ -70,6 +74,20 @@ impl SharedFiles {
     pub fn abort(&mut self, files: BTreeSet<String>, listed: Option<Vec<String>>) {
         self.aborted.extend(files);
         self.aborted.extend(listed.into_iter().flatten());
+    }
+
+    /// Whether a checkpoint that just completed, with nothing pending (`idle`), should
+    /// list the shared folder again: a checkpoint failed since the last listing, and
+    /// uploads that finished after it failed (a subtask's writer uploads in checkpoint
+    /// order, so they finished before that subtask acknowledged the completed one), or
+    /// the files of a checkpoint whose Raft commit failed (ambiguous then, subsumed by
+    /// the completed one now), are in the folder with nothing referring to them.
+    pub fn relist_due(&mut self, idle: bool) -> bool {
+        let due = self.relist && idle && self.complete;
+        if due {
+            self.relist = false;
+        }
+        due
     }
 }
 
@@ -169,6 +187,22 @@ mod tests {
     /// retained or the latest checkpoint holds; the listed folder's unknown files
     /// (uploads no acknowledgement named) go with them; an incomplete registry (a
     /// retained checkpoint's files unknown) deletes nothing.
+    #[test]
+    fn a_failed_checkpoint_makes_the_next_idle_completion_list_the_folder_again() {
+        let mut files = SharedFiles {
+            complete: true,
+            ..SharedFiles::default()
+        };
+        assert!(!files.relist_due(true), "nothing failed");
+        files.relist = true;
+        assert!(!files.relist_due(false), "a checkpoint is pending");
+        assert!(files.relist_due(true));
+        assert!(!files.relist_due(true), "listed once per failure");
+        files.relist = true;
+        files.complete = false;
+        assert!(!files.relist_due(true), "an incomplete registry deletes nothing unknown");
+    }
+
     #[test]
     fn files_of_checkpoints_that_never_completed_are_deleted_when_idle() {
         let mut files = SharedFiles {
