@@ -8,8 +8,11 @@
 //! `k * slide`) covers elements `(k * slide - size, k * slide]`, so each element is added
 //! to the accumulators of the pending fire points that will contain it — at most
 //! `ceil(size / slide)` per key. Output: key columns, `window_index` (BIGINT, 0-based
-//! per key), then the aggregates. The state (heap, on either backend) is checkpointed
-//! in the canonical keyed snapshot ([`snapshot`]).
+//! per key), then the aggregates. On `hashmap` the state is a heap table per key;
+//! on `rocksdb` it lives in the subtask's RocksDB instance ([`rocks`]: one entry per
+//! pending fire point, as the snapshot's). Checkpoints are the canonical keyed
+//! snapshot ([`snapshot`]) on the heap and incremental RocksDB checkpoints on rocksdb;
+//! savepoints are canonical on both.
 
 use std::sync::Arc;
 
@@ -18,11 +21,16 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::aggregate::{AggregateSet, AggregateSpec};
 use super::keyed_input::{KeyedAggregates, emit_in_batches, get_or_create};
-use super::keys::KeyEncoder;
+use super::keyed_rocks::RocksAggregates;
+use super::keys::{EncodedKeys, KeyEncoder};
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::operator::{Operator, OperatorContext, Output};
+use crate::state::rocksdb::handle::refuse_on_heap;
 
+mod rocks;
+#[cfg(test)]
+mod rocksdb_tests;
 mod snapshot;
 
 /// Most rows in one emitted batch.
@@ -47,7 +55,10 @@ pub struct CountWindowOperator {
     input: SchemaRef,
     keys: KeyEncoder,
     schema: SchemaRef,
+    /// On rocksdb the table stays empty and `aggs` only lends slots for a batch.
     state: Option<KeyedAggregates<KeyState>>,
+    /// The state on the rocksdb backend (set at `open`).
+    rocks: Option<RocksAggregates>,
     /// Snapshots to load at `open` (several when rescaled).
     restore: Vec<Vec<u8>>,
 }
@@ -72,6 +83,7 @@ impl CountWindowOperator {
             input,
             keys,
             state: None,
+            rocks: None,
             restore: Vec::new(),
         })
     }
@@ -118,12 +130,23 @@ impl Operator for CountWindowOperator {
         &self.name
     }
 
-    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
+    fn snapshot_state(&mut self, barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
         let (keys, slide) = (&self.keys, self.spec.slide);
-        match &mut self.state {
-            Some(st) => snapshot::snapshot(st, keys, slide).map(Some),
-            None => Ok(None),
+        match (&mut self.state, &mut self.rocks) {
+            (Some(st), Some(rocks)) => {
+                let describe = |state_keys: &[&[u8]]| snapshot::describe(keys, state_keys);
+                rocks.snapshot(&mut st.aggs, barrier, &describe).map(Some)
+            }
+            (Some(st), None) => snapshot::snapshot(st, keys, slide).map(Some),
+            (None, _) => Ok(None),
         }
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        if let Some(rocks) = &mut self.rocks {
+            rocks.notify_checkpoint_complete(checkpoint_id);
+        }
+        Ok(())
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<()> {
@@ -135,7 +158,15 @@ impl Operator for CountWindowOperator {
         let restore = std::mem::take(&mut self.restore);
         let name = self.name.clone();
         let st = self.state(ctx)?;
+        if let Some((rocks, entries)) =
+            RocksAggregates::open(ctx, &name, &mut st.aggs, true, &restore)?
+        {
+            tracing::debug!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %name, entries, "count window state in rocksdb");
+            self.rocks = Some(rocks);
+            return Ok(());
+        }
         for bytes in restore {
+            refuse_on_heap(&bytes, &name)?;
             let entries = snapshot::restore(st, &bytes)?;
             tracing::debug!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %name, entries, "count window state restored");
         }
@@ -155,8 +186,23 @@ impl Operator for CountWindowOperator {
         let st = get_or_create(&mut self.state, || {
             KeyedAggregates::new(&spec.aggregates, input, false, ctx)
         })?;
+        if let Some(db) = &self.rocks {
+            let fired = rocks::add_batch(db, &mut st.aggs, (size, slide), &batch, &encoded)?;
+            let emitted = emit_fired(
+                &self.keys,
+                &self.schema,
+                &mut st.aggs,
+                &encoded,
+                &fired,
+                out,
+            );
+            for f in &fired {
+                st.aggs.free(f.2);
+            }
+            return emitted;
+        }
         let (mut rows, mut slots) = (Vec::new(), Vec::new());
-        let mut fired: Vec<(usize, u64, u32)> = Vec::new();
+        let mut fired: Vec<Fired> = Vec::new();
         let mut scratch = Vec::new();
         for row in 0..batch.num_rows() {
             let kg = encoded.key_groups[row];
@@ -175,23 +221,47 @@ impl Operator for CountWindowOperator {
             }
         }
         st.aggs.update_batch(&batch, &rows, &slots)?;
-        if fired.is_empty() {
-            return Ok(());
+        let emitted = emit_fired(
+            &self.keys,
+            &self.schema,
+            &mut st.aggs,
+            &encoded,
+            &fired,
+            out,
+        );
+        for f in &fired {
+            st.aggs.free(f.2);
         }
-        let fired_slots: Vec<u32> = fired.iter().map(|f| f.2).collect();
-        let mut columns: Vec<ArrayRef> =
-            self.keys.decode(fired.iter().map(|f| encoded.key(f.0)))?;
-        columns.push(Arc::new(Int64Array::from_iter_values(
-            fired.iter().map(|f| f.1 as i64),
-        )));
-        columns.extend(st.aggs.evaluate(&fired_slots)?);
-        for s in fired_slots {
-            st.aggs.free(s);
-        }
-        let all = RecordBatch::try_new(self.schema.clone(), columns)?;
-        emit_in_batches(&all, MAX_OUTPUT_BATCH_ROWS, out);
-        Ok(())
+        emitted
     }
+}
+
+/// A fire point completed by a batch: the row that completed it, its window index,
+/// its accumulator slot.
+type Fired = (usize, u64, u32);
+
+/// Emits the windows `fired` (rows of the batch whose keys are `encoded`); the
+/// caller frees their slots.
+fn emit_fired(
+    keys: &KeyEncoder,
+    schema: &SchemaRef,
+    aggs: &mut AggregateSet,
+    encoded: &EncodedKeys,
+    fired: &[Fired],
+    out: &mut Output,
+) -> Result<()> {
+    if fired.is_empty() {
+        return Ok(());
+    }
+    let fired_slots: Vec<u32> = fired.iter().map(|f| f.2).collect();
+    let mut columns: Vec<ArrayRef> = keys.decode(fired.iter().map(|f| encoded.key(f.0)))?;
+    columns.push(Arc::new(Int64Array::from_iter_values(
+        fired.iter().map(|f| f.1 as i64),
+    )));
+    columns.extend(aggs.evaluate(&fired_slots)?);
+    let all = RecordBatch::try_new(schema.clone(), columns)?;
+    emit_in_batches(&all, MAX_OUTPUT_BATCH_ROWS, out);
+    Ok(())
 }
 
 #[cfg(test)]

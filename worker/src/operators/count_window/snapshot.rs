@@ -18,16 +18,16 @@ use crate::operators::keys::KeyEncoder;
 use crate::runtime::error::{Result, RuntimeError};
 
 /// The window index of a key's entry when it has no pending fire point.
-const NONE_PENDING: u64 = u64::MAX;
+pub(super) const NONE_PENDING: u64 = u64::MAX;
 
-fn state_key(key: &[u8], index: u64) -> Vec<u8> {
+pub(super) fn state_key(key: &[u8], index: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(key.len() + 8);
     k.extend_from_slice(key);
     k.extend_from_slice(&index.to_be_bytes());
     k
 }
 
-fn split(state_key: &[u8]) -> Result<(&[u8], u64)> {
+pub(super) fn split(state_key: &[u8]) -> Result<(&[u8], u64)> {
     let at = state_key.len().checked_sub(8).ok_or_else(|| {
         RuntimeError::Graph("count window snapshot: a key without its window index".into())
     })?;
@@ -38,7 +38,7 @@ fn split(state_key: &[u8]) -> Result<(&[u8], u64)> {
 }
 
 /// State keys as `[key text, "window_index N"]` for the state browser.
-fn describe(keys: &KeyEncoder, state_keys: &[&[u8]]) -> Result<[ArrayRef; 2]> {
+pub(super) fn describe(keys: &KeyEncoder, state_keys: &[&[u8]]) -> Result<[ArrayRef; 2]> {
     let split: Vec<(&[u8], u64)> = state_keys.iter().map(|k| split(k)).collect::<Result<_>>()?;
     let plain: Vec<&[u8]> = split.iter().map(|(k, _)| *k).collect();
     let windows: StringArray = split
