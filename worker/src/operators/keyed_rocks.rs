@@ -32,16 +32,18 @@ use crate::state::rocksdb::handle::DownloadedSnapshot;
 use crate::state::rocksdb::incremental::IncrementalSnapshots;
 use crate::state::rocksdb::instance::db_key;
 
-/// Encodes accumulator state as RocksDB values.
+/// Encodes accumulator state as RocksDB values (also used by operators with their own
+/// value layout around the accumulators, as OVER's).
 #[derive(Debug)]
-struct StateCodec {
+pub struct StateCodec {
     /// `None`: the aggregates keep no state columns (no aggregates).
     converter: Option<RowConverter>,
     counted: bool,
 }
 
 impl StateCodec {
-    fn new(aggs: &AggregateSet, counted: bool) -> Result<StateCodec> {
+    /// A codec of `aggs`' state; `counted` prefixes each value with a row count.
+    pub fn new(aggs: &AggregateSet, counted: bool) -> Result<StateCodec> {
         let template = aggs.state(&[])?;
         let converter = if template.is_empty() {
             None
@@ -56,7 +58,13 @@ impl StateCodec {
         Ok(StateCodec { converter, counted })
     }
 
-    fn encode(&self, aggs: &AggregateSet, slots: &[u32], counts: &[i64]) -> Result<Vec<Vec<u8>>> {
+    /// The values of `slots` (with `counts` when counted), in order.
+    pub fn encode(
+        &self,
+        aggs: &AggregateSet,
+        slots: &[u32],
+        counts: &[i64],
+    ) -> Result<Vec<Vec<u8>>> {
         let mut values: Vec<Vec<u8>> = (0..slots.len())
             .map(|i| match (self.counted, counts.get(i)) {
                 (true, Some(c)) => c.to_le_bytes().to_vec(),
@@ -73,7 +81,11 @@ impl StateCodec {
     }
 
     /// Loads values into fresh slots of `aggs`: the slots and row counts, in order.
-    fn decode(&self, aggs: &mut AggregateSet, values: &[&[u8]]) -> Result<(Vec<u32>, Vec<i64>)> {
+    pub fn decode(
+        &self,
+        aggs: &mut AggregateSet,
+        values: &[&[u8]],
+    ) -> Result<(Vec<u32>, Vec<i64>)> {
         let mut counts = Vec::with_capacity(values.len());
         let mut rows = Vec::with_capacity(values.len());
         for v in values {
@@ -98,6 +110,62 @@ impl StateCodec {
         let slots = aggs.load_state(&columns, values.len())?;
         Ok((slots, counts))
     }
+}
+
+/// A keyed operator subtask's RocksDB instance as [`open_instance`] opens it.
+#[derive(Debug)]
+pub struct Opened<'r> {
+    pub db: KeyedStateDb,
+    pub snapshots: IncrementalSnapshots,
+    /// The subtask's key groups.
+    pub range: KeyGroupRange,
+    /// The canonical snapshots of `restore` (savepoints), for the operator to load.
+    pub canonical: Vec<&'r [u8]>,
+}
+
+/// The RocksDB instance of operator `name`'s subtask on the rocksdb backend (`None`
+/// on hashmap): it adopts a downloaded checkpoint of exactly its key groups as its
+/// database, or imports its key-group range from each downloaded checkpoint in
+/// `restore` (rescaling); the other snapshots (canonical) are returned to load.
+pub fn open_instance<'r>(
+    ctx: &OperatorContext,
+    name: &str,
+    restore: &'r [Vec<u8>],
+) -> Result<Option<Opened<'r>>> {
+    let Some(slot) = ctx.state_backend.rocksdb() else {
+        return Ok(None);
+    };
+    let range = ctx.subtask.key_group_range;
+    let db_name = format!("{name}-{}", ctx.subtask.index);
+    let mut downloaded = Vec::new();
+    let mut canonical = Vec::new();
+    for bytes in restore {
+        match DownloadedSnapshot::decode(bytes) {
+            Some(handle) => downloaded.push(handle?),
+            None => canonical.push(bytes.as_slice()),
+        }
+    }
+    let own = |h: &DownloadedSnapshot| h.key_groups == (range.start, range.end);
+    let (db, snapshots) = match downloaded.as_slice() {
+        [one] if own(one) => (
+            KeyedStateDb::adopt(slot, &db_name, Path::new(&one.dir))?,
+            IncrementalSnapshots::new(&one.shared),
+        ),
+        others => {
+            let db = KeyedStateDb::create(slot, &db_name)?;
+            for h in others {
+                let n = db.import(Path::new(&h.dir), range)?;
+                tracing::debug!(operator = %name, subtask = ctx.subtask.index, from = %h.dir, entries = n, "rocksdb state imported");
+            }
+            (db, IncrementalSnapshots::new(&[]))
+        }
+    };
+    Ok(Some(Opened {
+        db,
+        snapshots,
+        range,
+        canonical,
+    }))
 }
 
 /// One keyed operator subtask's aggregate state in its RocksDB instance.
@@ -128,38 +196,22 @@ impl RocksAggregates {
         counted: bool,
         restore: &[Vec<u8>],
     ) -> Result<Option<(RocksAggregates, usize)>> {
-        let Some(slot) = ctx.state_backend.rocksdb() else {
+        if ctx.state_backend.rocksdb().is_none() {
             return Ok(None);
-        };
+        }
         if let Err(RuntimeError::CheckpointUnsupported(what)) = aggs.state(&[]) {
             tracing::warn!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %name, reason = %what, "state backend rocksdb: these accumulators have no state format; the operator keeps its state on the heap");
             return Ok(None);
         }
         let codec = StateCodec::new(aggs, counted)?;
-        let range = ctx.subtask.key_group_range;
-        let db_name = format!("{name}-{}", ctx.subtask.index);
-        let mut downloaded = Vec::new();
-        let mut canonical = Vec::new();
-        for bytes in restore {
-            match DownloadedSnapshot::decode(bytes) {
-                Some(handle) => downloaded.push(handle?),
-                None => canonical.push(bytes),
-            }
-        }
-        let own = |h: &DownloadedSnapshot| h.key_groups == (range.start, range.end);
-        let (db, snapshots) = match downloaded.as_slice() {
-            [one] if own(one) => (
-                KeyedStateDb::adopt(slot, &db_name, Path::new(&one.dir))?,
-                IncrementalSnapshots::new(&one.shared),
-            ),
-            others => {
-                let db = KeyedStateDb::create(slot, &db_name)?;
-                for h in others {
-                    let n = db.import(Path::new(&h.dir), range)?;
-                    tracing::debug!(operator = %name, subtask = ctx.subtask.index, from = %h.dir, entries = n, "rocksdb state imported");
-                }
-                (db, IncrementalSnapshots::new(&[]))
-            }
+        let Some(Opened {
+            db,
+            snapshots,
+            range,
+            canonical,
+        }) = open_instance(ctx, name, restore)?
+        else {
+            return Ok(None);
         };
         let mut state = RocksAggregates {
             db,

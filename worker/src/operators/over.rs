@@ -13,9 +13,12 @@
 //! timestamp processed for their key (Flink starts that at 0, so rows at time <= 0 are
 //! dropped there too).
 //!
-//! Waiting rows stay in their input batches; at most [`MAX_PENDING_ROWS`] may wait.
-//! The state (heap, on either backend) is checkpointed in the canonical keyed snapshot
-//! ([`snapshot`]): accumulators, frame rows and waiting rows by key group.
+//! On `hashmap` waiting rows stay in their input batches and each key's state is a heap
+//! table entry; on `rocksdb` all of it lives in the subtask's RocksDB instance
+//! ([`rocks`]) and only the timers of the waiting rows stay on the heap. At most
+//! [`MAX_PENDING_ROWS`] may wait. The heap state is checkpointed in the canonical keyed
+//! snapshot ([`snapshot`]: accumulators, frame rows and waiting rows by key group);
+//! RocksDB checkpoints are incremental, and savepoints canonical on both backends.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -23,9 +26,10 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow::compute::{concat, interleave_record_batch};
 use arrow::datatypes::{Schema, SchemaRef};
-use datafusion::common::ScalarValue;
 
-use super::aggregate::{AggregateSet, AggregateSpec, PreparedInput};
+use self::frame::{KeyState, for_each_group, process_rows};
+use self::rocks::RocksOver;
+use super::aggregate::AggregateSpec;
 use super::keyed_input::{KeyedAggregates, count_late, emit_in_batches, get_or_create};
 use super::keys::KeyEncoder;
 use super::rowtime::event_times;
@@ -34,7 +38,7 @@ use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::message::{MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::memory::MemoryBudget;
-use crate::state::table::StateSize;
+use crate::state::rocksdb::handle::refuse_on_heap;
 
 /// Most rows waiting for the watermark in one subtask.
 pub const MAX_PENDING_ROWS: usize = 4 << 20;
@@ -69,34 +73,12 @@ pub struct OverSpec {
     pub aggregates: Vec<AggregateSpec>,
 }
 
-/// A row kept in a bounded frame: its time and aggregate inputs.
-type FrameRow = (Timestamp, Vec<Option<ScalarValue>>);
-
-#[derive(Debug)]
-struct KeyState {
-    slot: u32,
-    last_ts: Timestamp,
-    frame: VecDeque<FrameRow>,
-    frame_bytes: usize,
-}
-
-impl StateSize for KeyState {
-    fn state_size(&self) -> usize {
-        std::mem::size_of::<KeyState>() + self.frame_bytes
-    }
-}
-
-fn frame_row_size(r: &FrameRow) -> usize {
-    32 + r
-        .1
-        .iter()
-        .map(|v| v.as_ref().map_or(8, |s| s.size()))
-        .sum::<usize>()
-}
-
 #[derive(Debug)]
 struct State {
+    /// On rocksdb the table stays empty and `aggs` only lends slots for a batch.
     keyed: KeyedAggregates<KeyState>,
+    /// The state on the rocksdb backend (set at `open`).
+    rocks: Option<RocksOver>,
     /// Input batches holding waiting rows, with how many of their rows still wait.
     batches: HashMap<u64, (RecordBatch, usize)>,
     /// Waiting rows by time, in arrival order: (batch, row).
@@ -114,6 +96,7 @@ impl State {
         let retract = spec.frame.bounded();
         Ok(State {
             keyed: KeyedAggregates::new(&spec.aggregates, input, retract, ctx)?,
+            rocks: None,
             batches: HashMap::new(),
             waiting: BTreeMap::new(),
             next_batch: 0,
@@ -215,6 +198,15 @@ impl OverAggregateOperator {
         let Some(st) = self.state.as_mut() else {
             return Ok(());
         };
+        if let Some(rocks) = &mut st.rocks {
+            let at = rocks::Emit {
+                spec: &self.spec,
+                keys: &self.keys,
+                schema: &self.schema,
+                max_parallelism: ctx.subtask.max_parallelism,
+            };
+            return rocks.advance(&mut st.keyed.aggs, &at, time, out);
+        }
         let ready = match time.checked_add(1) {
             Some(after) => {
                 let later = st.waiting.split_off(&after);
@@ -275,110 +267,45 @@ impl OverAggregateOperator {
         };
         let input = st.keyed.aggs.prepare(batch)?;
         let mut results: Vec<Option<Vec<ArrayRef>>> = vec![None; batch.num_rows()];
-        let mut i = 0;
-        while i < times.len() {
-            let ts = times[i];
-            let mut j = i;
-            // Rows of one timestamp, grouped by key in first-seen order.
-            let mut groups: Vec<(usize, Vec<u32>)> = Vec::new();
-            let mut group_of: HashMap<&[u8], usize> = HashMap::new();
-            while j < times.len() && times[j] == ts {
-                let g = *group_of.entry(encoded.key(j)).or_insert_with(|| {
-                    groups.push((j, Vec::new()));
-                    groups.len() - 1
-                });
-                groups[g].1.push(j as u32);
-                j += 1;
-            }
-            for (first, rows) in groups {
-                let (kg, key) = (encoded.key_groups[first], encoded.key(first));
-                let key = key.to_vec();
-                st.keyed.ensure_key(kg, &key, |aggs| {
-                    Ok(KeyState {
-                        slot: aggs.alloc()?,
-                        last_ts: 0,
-                        frame: VecDeque::new(),
-                        frame_bytes: 0,
-                    })
-                })?;
-                let aggs = &mut st.keyed.aggs;
-                let res = &mut results;
-                st.keyed
-                    .table
-                    .update(kg, &key, |ks| {
-                        process_rows(ks, frame, ts, &rows, aggs, &input, res)
-                    })?
-                    .transpose()?;
-            }
-            i = j;
-        }
-        let mut columns = Vec::with_capacity(self.spec.aggregates.len());
-        for a in 0..self.spec.aggregates.len() {
-            let parts: Vec<&dyn Array> = results
-                .iter()
-                .map(|r| r.as_ref().map(|v| v[a].as_ref()))
-                .collect::<Option<_>>()
-                .ok_or_else(|| RuntimeError::Graph("OVER: a ready row got no result".into()))?;
-            columns.push(concat(&parts)?);
-        }
-        Ok(columns)
+        let keyed = &mut st.keyed;
+        for_each_group(&times, &encoded, |ts, first, rows| {
+            let (kg, key) = (encoded.key_groups[first], encoded.key(first).to_vec());
+            keyed.ensure_key(kg, &key, |aggs| {
+                Ok(KeyState {
+                    slot: aggs.alloc()?,
+                    last_ts: 0,
+                    frame: VecDeque::new(),
+                    frame_bytes: 0,
+                })
+            })?;
+            let (aggs, res) = (&mut keyed.aggs, &mut results);
+            keyed
+                .table
+                .update(kg, &key, |ks| {
+                    let slot = ks.slot;
+                    process_rows(ks, slot, frame, ts, rows, aggs, &input, res)?;
+                    ks.last_ts = ts;
+                    Ok::<(), RuntimeError>(())
+                })?
+                .transpose()?;
+            Ok(())
+        })?;
+        result_columns(results, self.spec.aggregates.len())
     }
 }
 
-/// Processes one key's rows of timestamp `ts` and stores each row's results.
-fn process_rows(
-    ks: &mut KeyState,
-    frame: OverFrame,
-    ts: Timestamp,
-    rows: &[u32],
-    aggs: &mut AggregateSet,
-    input: &PreparedInput,
-    results: &mut [Option<Vec<ArrayRef>>],
-) -> Result<()> {
-    let slot = ks.slot;
-    let retract_front = |ks: &mut KeyState, aggs: &mut AggregateSet| -> Result<()> {
-        if let Some(old) = ks.frame.pop_front() {
-            ks.frame_bytes -= frame_row_size(&old);
-            let values = PreparedInput::from_row_scalars(&[&old.1], input)?;
-            aggs.retract(&values, &[0], &[slot])?;
-        }
-        Ok(())
-    };
-    match frame {
-        OverFrame::RowsUnbounded | OverFrame::Rows { .. } => {
-            for &r in rows {
-                aggs.update(input, &[r], &[slot])?;
-                results[r as usize] = Some(aggs.evaluate(&[slot])?);
-                if let OverFrame::Rows { preceding } = frame {
-                    let kept = (ts, input.row_scalars(r as usize)?);
-                    ks.frame_bytes += frame_row_size(&kept);
-                    ks.frame.push_back(kept);
-                    if ks.frame.len() as u64 > preceding {
-                        retract_front(ks, aggs)?;
-                    }
-                }
-            }
-        }
-        OverFrame::RangeUnbounded | OverFrame::Range { .. } => {
-            if let OverFrame::Range { preceding_ms } = frame {
-                while ks.frame.front().is_some_and(|f| ts - f.0 > preceding_ms) {
-                    retract_front(ks, aggs)?;
-                }
-                for &r in rows {
-                    let kept = (ts, input.row_scalars(r as usize)?);
-                    ks.frame_bytes += frame_row_size(&kept);
-                    ks.frame.push_back(kept);
-                }
-            }
-            aggs.update(input, rows, &vec![slot; rows.len()])?;
-            let shared = aggs.evaluate(&[slot])?;
-            for &r in rows {
-                results[r as usize] = Some(shared.clone());
-            }
-        }
+/// One column per aggregate from each row's results.
+fn result_columns(results: Vec<Option<Vec<ArrayRef>>>, aggregates: usize) -> Result<Vec<ArrayRef>> {
+    let mut columns = Vec::with_capacity(aggregates);
+    for a in 0..aggregates {
+        let parts: Vec<&dyn Array> = results
+            .iter()
+            .map(|r| r.as_ref().map(|v| v[a].as_ref()))
+            .collect::<Option<_>>()
+            .ok_or_else(|| RuntimeError::Graph("OVER: a ready row got no result".into()))?;
+        columns.push(concat(&parts)?);
     }
-    ks.last_ts = ts;
-    Ok(())
+    Ok(columns)
 }
 
 impl Operator for OverAggregateOperator {
@@ -386,11 +313,25 @@ impl Operator for OverAggregateOperator {
         &self.name
     }
 
-    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
-        match &self.state {
+    fn snapshot_state(&mut self, barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
+        match &mut self.state {
+            Some(State {
+                keyed,
+                rocks: Some(rocks),
+                ..
+            }) => rocks
+                .snapshot(&mut keyed.aggs, barrier, &self.keys)
+                .map(Some),
             Some(st) => snapshot::snapshot(st, &self.keys, &self.input).map(Some),
             None => Ok(None),
         }
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        if let Some(rocks) = self.state.as_mut().and_then(|st| st.rocks.as_mut()) {
+            rocks.notify_checkpoint_complete(checkpoint_id);
+        }
+        Ok(())
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<()> {
@@ -402,7 +343,15 @@ impl Operator for OverAggregateOperator {
         let restore = std::mem::take(&mut self.restore);
         let (name, input) = (self.name.clone(), self.input.clone());
         let st = self.state(ctx)?;
+        if let Some((rocks, entries)) =
+            RocksOver::open(ctx, &name, &mut st.keyed.aggs, &input, &restore)?
+        {
+            tracing::debug!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %name, entries, "OVER state in rocksdb");
+            st.rocks = Some(rocks);
+            return Ok(());
+        }
         for bytes in restore {
+            refuse_on_heap(&bytes, &name)?;
             let entries = snapshot::restore(st, &name, &input, &bytes)?;
             tracing::debug!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %name, entries, "OVER state restored");
         }
@@ -418,6 +367,15 @@ impl Operator for OverAggregateOperator {
     ) -> Result<()> {
         let times = event_times(&batch, self.spec.time_column)?;
         let bounded = self.spec.frame.bounded();
+        if let Some(st) = self.state.as_mut()
+            && let Some(rocks) = &mut st.rocks
+        {
+            let encoded = self.keys.encode(&batch, ctx.subtask.max_parallelism)?;
+            let late_at = (!bounded).then_some(self.watermark);
+            let late = rocks.add_batch(&self.name, &batch, &times, &encoded, late_at)?;
+            count_late(ctx, late);
+            return Ok(());
+        }
         let encoded = if bounded {
             Some(self.keys.encode(&batch, ctx.subtask.max_parallelism)?)
         } else {
@@ -473,6 +431,12 @@ impl Operator for OverAggregateOperator {
     }
 }
 
+mod frame;
+mod rocks;
+mod rocks_frame;
+mod rocks_snapshot;
+#[cfg(test)]
+mod rocksdb_tests;
 mod snapshot;
 #[cfg(test)]
 mod tests;

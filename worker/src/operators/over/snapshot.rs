@@ -18,7 +18,9 @@ use arrow::compute::{interleave, take};
 use arrow::datatypes::{DataType, Field, Int64Type, SchemaRef, UInt8Type};
 use datafusion::common::ScalarValue;
 
-use super::{FrameRow, KeyState, State, frame_row_size};
+use super::State;
+use super::frame::{FrameRow, KeyState, frame_row_size};
+use crate::operators::aggregate::AggregateSet;
 use crate::operators::keyed_rows::{
     KeyedRowsWriter, OwnRows, SNAPSHOT_BATCH_ROWS, column, invalid, keys_of,
 };
@@ -27,9 +29,18 @@ use crate::operators::keys::KeyEncoder;
 use crate::runtime::error::Result;
 use crate::runtime::message::Timestamp;
 
-const AGGREGATES: u8 = 0;
-const FRAME_ROW: u8 = 1;
-const WAITING_ROW: u8 = 2;
+pub(super) const AGGREGATES: u8 = 0;
+pub(super) const FRAME_ROW: u8 = 1;
+pub(super) const WAITING_ROW: u8 = 2;
+
+/// The `namespace` text of each kind of entry (the state browser's).
+pub(super) fn namespace(kind: u8) -> &'static str {
+    match kind {
+        AGGREGATES => "aggregates",
+        FRAME_ROW => "frame row",
+        _ => "waiting row",
+    }
+}
 
 /// One entry to write: kind, key group, key, time, and what it refers to.
 enum Item<'a> {
@@ -46,11 +57,8 @@ struct Entry<'a> {
 }
 
 /// The prepared aggregate inputs' types (`None`: an aggregate without input).
-fn input_types(st: &State, input: &SchemaRef) -> Result<Vec<Option<DataType>>> {
-    let template = st
-        .keyed
-        .aggs
-        .prepare(&RecordBatch::new_empty(input.clone()))?;
+pub(super) fn input_types(aggs: &AggregateSet, input: &SchemaRef) -> Result<Vec<Option<DataType>>> {
+    let template = aggs.prepare(&RecordBatch::new_empty(input.clone()))?;
     Ok(template
         .columns()
         .iter()
@@ -58,21 +66,19 @@ fn input_types(st: &State, input: &SchemaRef) -> Result<Vec<Option<DataType>>> {
         .collect())
 }
 
-/// The snapshot of `st` (partition keys encoded by `keys`, input rows of `input`).
-pub fn snapshot(st: &State, keys: &KeyEncoder, input: &SchemaRef) -> Result<Vec<u8>> {
-    let types = input_types(st, input)?;
-    let state_template = st.keyed.aggs.state(&[])?;
+/// The entry columns of the snapshot: `entry`, `time`, the accumulators' state, the
+/// frame rows' inputs `frame.N` and the waiting rows' columns `row.NAME`.
+pub(super) fn entry_fields(
+    aggs: &AggregateSet,
+    types: &[Option<DataType>],
+    input: &SchemaRef,
+) -> Result<Vec<Field>> {
+    let state_template = aggs.state(&[])?;
     let mut fields = vec![
         Field::new("entry", DataType::UInt8, false),
         Field::new("time", DataType::Int64, false),
     ];
-    for (name, c) in st
-        .keyed
-        .aggs
-        .state_names()?
-        .into_iter()
-        .zip(&state_template)
-    {
+    for (name, c) in aggs.state_names()?.into_iter().zip(&state_template) {
         fields.push(Field::new(name, c.data_type().clone(), true));
     }
     for (i, t) in types.iter().enumerate() {
@@ -87,6 +93,13 @@ pub fn snapshot(st: &State, keys: &KeyEncoder, input: &SchemaRef) -> Result<Vec<
             true,
         ));
     }
+    Ok(fields)
+}
+
+/// The snapshot of `st` (partition keys encoded by `keys`, input rows of `input`).
+pub fn snapshot(st: &State, keys: &KeyEncoder, input: &SchemaRef) -> Result<Vec<u8>> {
+    let types = input_types(&st.keyed.aggs, input)?;
+    let fields = entry_fields(&st.keyed.aggs, &types, input)?;
     let mut entries: Vec<Entry<'_>> = Vec::new();
     for (kg, key, ks) in st.keyed.table.iter() {
         let entry = |time, item| Entry {
@@ -142,17 +155,7 @@ fn write_chunk(
         })
         .map(Some)
         .collect();
-    let namespaces: StringArray = kinds
-        .values()
-        .iter()
-        .map(|k| {
-            Some(match *k {
-                AGGREGATES => "aggregates",
-                FRAME_ROW => "frame row",
-                _ => "waiting row",
-            })
-        })
-        .collect();
+    let namespaces: StringArray = kinds.values().iter().map(|k| Some(namespace(*k))).collect();
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(kinds),
         Arc::new(Int64Array::from_iter_values(chunk.iter().map(|e| e.time))),
@@ -222,7 +225,7 @@ fn write_chunk(
 /// Loads a snapshot's entries of `st`'s key groups (input rows of `input`) into `st`
 /// of operator `name`; returns how many.
 pub fn restore(st: &mut State, name: &str, input: &SchemaRef, bytes: &[u8]) -> Result<usize> {
-    let types = input_types(st, input)?;
+    let types = input_types(&st.keyed.aggs, input)?;
     let rows = OwnRows::open(bytes, st.keyed.table.range())?;
     let state_from = rows.entry_columns_start()? + 2;
     let state_width = st.keyed.aggs.state(&[])?.len();
