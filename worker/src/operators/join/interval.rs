@@ -7,15 +7,18 @@
 //! event-time timer. Outer joins emit the rows that never matched, padded with NULLs,
 //! when they expire. As in Flink, a row behind the watermark still joins what is
 //! buffered, and the emitted watermark is held back by the larger relative bound
-//! (`KeyedCoProcessOperatorWithWatermarkDelay`). Checkpoints store the buffered rows
-//! in the canonical keyed snapshot ([`super::snapshot`]); a restore re-registers their
-//! timers.
+//! (`KeyedCoProcessOperatorWithWatermarkDelay`). On the hashmap backend checkpoints
+//! store the buffered rows in the canonical keyed snapshot ([`super::snapshot`]); on
+//! rocksdb the rows are RocksDB entries ([`super::rocks`]): checkpoints incremental,
+//! savepoints canonical. A restore re-registers the rows' timers.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
+use super::rocks::RocksRows;
 use super::sides::{JoinSides, SideBuffers, opened};
 use super::snapshot;
 use super::{BufferedRow, JoinType, check_columns, has_null_key};
@@ -25,6 +28,7 @@ use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::message::{MAX_WATERMARK, MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::keyed::KeyBytes;
+use crate::state::rocksdb::handle::refuse_on_heap;
 
 /// `left.keys = right.keys AND lower_bound <= left.time - right.time <= upper_bound`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +138,17 @@ impl IntervalJoinOperator {
     pub fn state_size_bytes(&self) -> usize {
         self.state.as_ref().map_or(0, State::size_bytes)
     }
+
+    /// Bytes of rows buffered on the heap, and rows stored in RocksDB (tests).
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> (usize, usize) {
+        let st = self.state.as_ref();
+        let rocks = st.and_then(|st| st.rocks.as_ref());
+        (
+            st.map_or(0, State::buffered_bytes),
+            rocks.map_or(0, |r| r.len().unwrap_or(0)),
+        )
+    }
 }
 
 impl Operator for IntervalJoinOperator {
@@ -141,11 +156,21 @@ impl Operator for IntervalJoinOperator {
         &self.sides.name
     }
 
-    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
-        match &self.state {
+    fn snapshot_state(&mut self, barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
+        match &mut self.state {
+            Some(State {
+                rocks: Some(rocks), ..
+            }) => rocks.snapshot::<KeyBytes>(&self.sides, barrier).map(Some),
             Some(st) => snapshot::snapshot(&self.sides, st).map(Some),
             None => Ok(None),
         }
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        if let Some(rocks) = self.state.as_mut().and_then(|st| st.rocks.as_mut()) {
+            rocks.notify_checkpoint_complete(checkpoint_id);
+        }
+        Ok(())
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<()> {
@@ -156,7 +181,21 @@ impl Operator for IntervalJoinOperator {
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let mut st = State::open(ctx);
         let spec = &self.spec;
-        for bytes in std::mem::take(&mut self.restore) {
+        let restore = std::mem::take(&mut self.restore);
+        let timers = &mut st.timers;
+        let opened = RocksRows::open(ctx, &self.sides, &restore, |side, group, key, time| {
+            timers
+                .register_event_time_timer(key, group, side as u8, spec.expiry(side, time))
+                .map(|_| ())
+        })?;
+        if let Some((rocks, rows)) = opened {
+            tracing::debug!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %self.sides.name, rows, timers = st.timers.num_event_time_timers(), "interval join state in rocksdb");
+            st.rocks = Some(rocks);
+            self.state = Some(st);
+            return Ok(());
+        }
+        for bytes in restore {
+            refuse_on_heap(&bytes, &self.sides.name)?;
             let rows =
                 snapshot::restore(&self.sides, &mut st, &bytes, |st, side, group, key, row| {
                     let expiry = spec.expiry(side, row.time);
@@ -209,6 +248,26 @@ impl Operator for IntervalJoinOperator {
             let watermark = self.watermark;
             let expiry = self.spec.expiry(side, time);
             let state = opened(&mut self.state, &self.sides.name)?;
+            if let Some(rocks) = state.rocks.as_mut() {
+                let (sides, this) = (&mut self.sides, row.as_ref());
+                let mark = self.spec.join_type.is_outer(other);
+                let matched = rocks.probe(other, group, &key, (lo, hi), mark, |m| {
+                    if side == 0 {
+                        sides.pair(this, m, out)
+                    } else {
+                        sides.pair(m, this, out)
+                    }
+                })?;
+                if expiry > watermark {
+                    rocks.put(side, group, &key, time, matched, this)?;
+                    state
+                        .timers
+                        .register_event_time_timer(&key, group, side as u8, expiry)?;
+                } else if !matched && outer {
+                    sides.padded(side, this, out)?;
+                }
+                continue;
+            }
             state.buffers[other].update(group, &key, |buffered| {
                 for b in buffered.iter_mut().filter(|b| (lo..=hi).contains(&b.time)) {
                     b.matched = true;
@@ -238,6 +297,9 @@ impl Operator for IntervalJoinOperator {
                 self.sides.pair(l, r, out)?;
             }
         }
+        if let Some(rocks) = self.state.as_mut().and_then(|st| st.rocks.as_mut()) {
+            rocks.flush()?;
+        }
         self.sides.flush(out)
     }
 
@@ -249,12 +311,33 @@ impl Operator for IntervalJoinOperator {
     ) -> Result<()> {
         self.watermark = self.watermark.max(watermark);
         let spec = self.spec.clone();
+        // On rocksdb: the (side, key) whose expired rows this watermark took (their
+        // deletes are pending, so a second timer of the key must not take them again).
+        let mut taken: HashSet<(usize, u32, KeyBytes)> = HashSet::new();
         loop {
             let state = opened(&mut self.state, &self.sides.name)?;
             let Some(timer) = state.timers.poll_event_time_timer(watermark) else {
                 break;
             };
             let side = timer.namespace as usize;
+            if let Some(rocks) = state.rocks.as_mut() {
+                if !taken.insert((side, timer.key_group, timer.key.clone())) {
+                    continue;
+                }
+                let (sides, outer) = (&mut self.sides, spec.join_type.is_outer(side));
+                let expired = |t| spec.expiry(side, t) <= watermark;
+                rocks.take(
+                    side,
+                    timer.key_group,
+                    &timer.key,
+                    expired,
+                    |matched, row| match outer && !matched {
+                        true => sides.padded(side, row, out),
+                        false => Ok(()),
+                    },
+                )?;
+                continue;
+            }
             let Some(mut rows) = state.buffers[side].remove(timer.key_group, &timer.key) else {
                 continue;
             };
@@ -269,6 +352,9 @@ impl Operator for IntervalJoinOperator {
                     self.sides.padded(side, &b.row, out)?;
                 }
             }
+        }
+        if let Some(rocks) = self.state.as_mut().and_then(|st| st.rocks.as_mut()) {
+            rocks.flush()?;
         }
         self.sides.flush(out)?;
         let held = if watermark == MAX_WATERMARK {

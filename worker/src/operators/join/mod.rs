@@ -6,9 +6,11 @@
 //! the equi-join keys). This module holds what they share: the join type, the output
 //! schema (left columns, then right columns), rows buffered as `arrow::row` bytes, and
 //! the assembly of joined rows into batches of at most [`MAX_OUTPUT_BATCH_ROWS`], and
-//! the snapshot of the buffered rows ([`snapshot`], the canonical keyed format).
+//! the snapshot of the buffered rows ([`snapshot`], the canonical keyed format). On
+//! the rocksdb state backend the buffered rows are in RocksDB ([`rocks`]).
 
 pub mod interval;
+mod rocks;
 mod sides;
 mod snapshot;
 pub mod window;

@@ -1,12 +1,14 @@
 //! What the interval and window joins share per operator instance: [`JoinSides`] (the
 //! name, each input's row codec and key encoder, the output schema and the joined rows
 //! awaiting emission) and [`SideBuffers`] (each input's rows buffered in keyed state
-//! by key group, plus the event-time timers that expire them).
+//! by key group — or in RocksDB, [`RocksRows`] — plus the event-time timers that
+//! expire them).
 
 use std::hash::Hash;
 
 use arrow::datatypes::{DataType, SchemaRef};
 
+use super::rocks::RocksRows;
 use super::{BufferedRow, JoinType, JoinedRows, RowCodec, join_output_schema};
 use crate::operators::keys::KeyEncoder;
 use crate::runtime::error::{Result, RuntimeError};
@@ -86,9 +88,11 @@ impl JoinSides {
 }
 
 /// Each side's buffered rows under state key `K`, and clean-up timers in namespace `N`.
+/// On the rocksdb backend the rows are in `rocks` and `buffers` stay empty.
 pub(crate) struct SideBuffers<K, N: Namespace + Ord> {
     pub buffers: [StateTable<K, Vec<BufferedRow>>; 2],
     pub timers: InternalTimerService<N>,
+    pub rocks: Option<RocksRows>,
 }
 
 impl<K: Hash + Eq + Clone + StateSize, N: Namespace + Ord> SideBuffers<K, N> {
@@ -100,6 +104,7 @@ impl<K: Hash + Eq + Clone + StateSize, N: Namespace + Ord> SideBuffers<K, N> {
                 StateTable::new(range, ctx.memory.clone()),
             ],
             timers: InternalTimerService::new(range, ctx.memory.clone()),
+            rocks: None,
         }
     }
 
@@ -116,7 +121,12 @@ impl<K: Hash + Eq + Clone + StateSize, N: Namespace + Ord> SideBuffers<K, N> {
 
     /// Bytes the buffered rows and timers hold in managed memory.
     pub fn size_bytes(&self) -> usize {
-        self.buffers[0].size_bytes() + self.buffers[1].size_bytes() + self.timers.size_bytes()
+        self.buffered_bytes() + self.timers.size_bytes()
+    }
+
+    /// Bytes the rows buffered on the heap hold (none on the rocksdb backend).
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffers[0].size_bytes() + self.buffers[1].size_bytes()
     }
 }
 

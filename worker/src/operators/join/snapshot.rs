@@ -16,6 +16,7 @@ use arrow::datatypes::{DataType, Field, Int64Type, UInt8Type};
 
 use super::BufferedRow;
 use super::sides::{JoinSides, SideBuffers};
+use crate::key_groups::KeyGroupRange;
 use crate::operators::keyed_rows::{
     KeyedRowsWriter, OwnRows, SNAPSHOT_BATCH_ROWS, column, invalid, keys_of,
 };
@@ -29,12 +30,15 @@ const SIDES: [&str; 2] = ["left", "right"];
 
 /// A join's state key: the join key's bytes and, for the window join, the window.
 pub(crate) trait BufferKey: Sized {
+    /// Whether the state key holds a window (the window join's).
+    const WINDOWED: bool;
     fn key(&self) -> &[u8];
     fn window(&self) -> Option<(Timestamp, Timestamp)>;
     fn from_parts(key: KeyBytes, window: Option<(Timestamp, Timestamp)>) -> Result<Self>;
 }
 
 impl BufferKey for KeyBytes {
+    const WINDOWED: bool = false;
     fn key(&self) -> &[u8] {
         self
     }
@@ -47,6 +51,7 @@ impl BufferKey for KeyBytes {
 }
 
 impl BufferKey for (KeyBytes, (Timestamp, Timestamp)) {
+    const WINDOWED: bool = true;
     fn key(&self) -> &[u8] {
         &self.0
     }
@@ -59,33 +64,46 @@ impl BufferKey for (KeyBytes, (Timestamp, Timestamp)) {
     }
 }
 
-/// The snapshot of both sides' buffered rows.
-pub(crate) fn snapshot<K, N>(sides: &JoinSides, state: &SideBuffers<K, N>) -> Result<Vec<u8>>
-where
-    K: BufferKey + std::hash::Hash + Eq + Clone + StateSize,
-    N: Namespace + Ord,
-{
-    let mut fields = vec![
-        Field::new("side", DataType::UInt8, false),
-        Field::new("time", DataType::Int64, false),
-        Field::new("matched", DataType::Boolean, false),
-        Field::new("window_start", DataType::Int64, true),
-        Field::new("window_end", DataType::Int64, true),
-    ];
-    for (side, codec) in sides.codecs.iter().enumerate() {
-        for f in codec.schema().fields() {
-            let name = format!("{}.{}", SIDES[side], f.name());
-            fields.push(Field::new(name, f.data_type().clone(), true));
+/// One buffered row of a snapshot: its side, key group, state key and the row.
+pub(crate) type Entry<'a, K> = (usize, u32, &'a K, &'a BufferedRow);
+
+/// Writes the canonical snapshot of a join's buffered rows a chunk at a time.
+pub(crate) struct JoinSnapshotWriter<'a> {
+    sides: &'a JoinSides,
+    writer: KeyedRowsWriter,
+}
+
+impl<'a> JoinSnapshotWriter<'a> {
+    pub fn new(sides: &'a JoinSides) -> Result<Self> {
+        let mut fields = vec![
+            Field::new("side", DataType::UInt8, false),
+            Field::new("time", DataType::Int64, false),
+            Field::new("matched", DataType::Boolean, false),
+            Field::new("window_start", DataType::Int64, true),
+            Field::new("window_end", DataType::Int64, true),
+        ];
+        for (side, codec) in sides.codecs.iter().enumerate() {
+            for f in codec.schema().fields() {
+                let name = format!("{}.{}", SIDES[side], f.name());
+                fields.push(Field::new(name, f.data_type().clone(), true));
+            }
         }
+        Ok(JoinSnapshotWriter {
+            sides,
+            writer: KeyedRowsWriter::new(Vec::new(), fields)?,
+        })
     }
-    let mut entries: Vec<(usize, u32, &K, &BufferedRow)> = Vec::new();
-    for (side, buffer) in state.buffers.iter().enumerate() {
-        for (kg, key, rows) in buffer.iter() {
-            entries.extend(rows.iter().map(|b| (side, kg, key, b)));
+
+    /// Writes `entries` as batches of at most [`SNAPSHOT_BATCH_ROWS`] rows.
+    pub fn write<K: BufferKey>(&mut self, entries: &[Entry<'_, K>]) -> Result<()> {
+        for chunk in entries.chunks(SNAPSHOT_BATCH_ROWS) {
+            self.write_chunk(chunk)?;
         }
+        Ok(())
     }
-    let mut writer = KeyedRowsWriter::new(Vec::new(), fields)?;
-    for chunk in entries.chunks(SNAPSHOT_BATCH_ROWS) {
+
+    fn write_chunk<K: BufferKey>(&mut self, chunk: &[Entry<'_, K>]) -> Result<()> {
+        let sides = self.sides;
         let groups: Vec<u32> = chunk.iter().map(|e| e.1).collect();
         let keys: Vec<&[u8]> = chunk.iter().map(|e| e.2.key()).collect();
         let windows: Vec<Option<(Timestamp, Timestamp)>> =
@@ -149,25 +167,41 @@ where
             key_texts(&sides.keys[0], &keys)?,
             Arc::new(namespaces) as ArrayRef,
         ];
-        writer.write(&groups, &keys, Vec::new(), described, columns)?;
+        self.writer
+            .write(&groups, &keys, Vec::new(), described, columns)
     }
-    writer.finish()
+
+    pub fn finish(self) -> Result<Vec<u8>> {
+        self.writer.finish()
+    }
 }
 
-/// Loads a snapshot's rows of `state`'s key groups into its buffers, calling
-/// `on_row(side, key_group, key, row)` after each (to register its timer); returns
-/// how many rows it restored.
-pub(crate) fn restore<K, N>(
-    sides: &JoinSides,
-    state: &mut SideBuffers<K, N>,
-    bytes: &[u8],
-    mut on_row: impl FnMut(&mut SideBuffers<K, N>, usize, u32, &K, &BufferedRow) -> Result<()>,
-) -> Result<usize>
+/// The snapshot of both sides' buffered rows on the heap.
+pub(crate) fn snapshot<K, N>(sides: &JoinSides, state: &SideBuffers<K, N>) -> Result<Vec<u8>>
 where
     K: BufferKey + std::hash::Hash + Eq + Clone + StateSize,
     N: Namespace + Ord,
 {
-    let rows = OwnRows::open(bytes, state.buffers[0].range())?;
+    let mut entries: Vec<Entry<'_, K>> = Vec::new();
+    for (side, buffer) in state.buffers.iter().enumerate() {
+        for (kg, key, rows) in buffer.iter() {
+            entries.extend(rows.iter().map(|b| (side, kg, key, b)));
+        }
+    }
+    let mut writer = JoinSnapshotWriter::new(sides)?;
+    writer.write(&entries)?;
+    writer.finish()
+}
+
+/// Reads a snapshot's rows of key groups `range`, calling `on_row(side, key_group,
+/// key, row)` for each in snapshot order; returns how many rows it read.
+pub(crate) fn read_rows<K: BufferKey>(
+    sides: &JoinSides,
+    range: KeyGroupRange,
+    bytes: &[u8],
+    mut on_row: impl FnMut(usize, u32, K, BufferedRow) -> Result<()>,
+) -> Result<usize> {
+    let rows = OwnRows::open(bytes, range)?;
     let mut restored = 0;
     for batch in rows {
         let batch = batch?;
@@ -211,14 +245,32 @@ where
                     row: encoded.row(i).as_ref().into(),
                     matched: matched.value(r),
                 };
-                let group = groups.value(r);
-                state.push(side, group, &key, entry.clone())?;
-                on_row(state, side, group, &key, &entry)?;
+                on_row(side, groups.value(r), key, entry)?;
                 restored += 1;
             }
         }
     }
     Ok(restored)
+}
+
+/// Loads a snapshot's rows of `state`'s key groups into its heap buffers, calling
+/// `on_row(side, key_group, key, row)` after each (to register its timer); returns
+/// how many rows it restored.
+pub(crate) fn restore<K, N>(
+    sides: &JoinSides,
+    state: &mut SideBuffers<K, N>,
+    bytes: &[u8],
+    mut on_row: impl FnMut(&mut SideBuffers<K, N>, usize, u32, &K, &BufferedRow) -> Result<()>,
+) -> Result<usize>
+where
+    K: BufferKey + std::hash::Hash + Eq + Clone + StateSize,
+    N: Namespace + Ord,
+{
+    let range = state.buffers[0].range();
+    read_rows(sides, range, bytes, |side, group, key: K, entry| {
+        state.push(side, group, &key, entry.clone())?;
+        on_row(state, side, group, &key, &entry)
+    })
 }
 
 #[cfg(test)]

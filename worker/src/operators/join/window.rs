@@ -5,8 +5,10 @@
 //! window's rows of both sides, emits them (outer joins pad the side whose other side
 //! is empty) and drops the window's state. A row whose window has already fired is
 //! late: dropped and counted in `late_records_dropped`. The watermark passes unchanged.
-//! Checkpoints store the buffered rows in the canonical keyed snapshot
-//! ([`super::snapshot`]); a restore re-registers each window's timer.
+//! On the hashmap backend checkpoints store the buffered rows in the canonical keyed
+//! snapshot ([`super::snapshot`]); on rocksdb the rows are RocksDB entries
+//! ([`super::rocks`]): checkpoints incremental, savepoints canonical, and firing a
+//! window reads and deletes its entries. A restore re-registers each window's timer.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,6 +16,7 @@ use std::sync::atomic::Ordering;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
+use super::rocks::RocksRows;
 use super::sides::{JoinSides, SideBuffers, opened};
 use super::snapshot;
 use super::{BufferedRow, JoinType, check_columns, has_null_key};
@@ -23,6 +26,7 @@ use crate::runtime::message::CheckpointBarrier;
 use crate::runtime::message::{MIN_WATERMARK, Timestamp};
 use crate::runtime::operator::{Operator, OperatorContext, Output};
 use crate::state::keyed::KeyBytes;
+use crate::state::rocksdb::handle::refuse_on_heap;
 
 /// `L.window_start = R.window_start AND L.window_end = R.window_end AND L.keys = R.keys`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +101,17 @@ impl WindowJoinOperator {
         self.state.as_ref().map_or(0, State::size_bytes)
     }
 
+    /// Bytes of rows buffered on the heap, and rows stored in RocksDB (tests).
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> (usize, usize) {
+        let st = self.state.as_ref();
+        let rocks = st.and_then(|st| st.rocks.as_ref());
+        (
+            st.map_or(0, State::buffered_bytes),
+            rocks.map_or(0, |r| r.len().unwrap_or(0)),
+        )
+    }
+
     /// Joins and emits one fired (key, window) and drops its state.
     fn fire(
         &mut self,
@@ -107,6 +122,42 @@ impl WindowJoinOperator {
     ) -> Result<()> {
         let state = opened(&mut self.state, &self.sides.name)?;
         let state_key = (key, window);
+        if let Some(rocks) = state.rocks.as_mut() {
+            let (sides, join_type) = (&mut self.sides, self.spec.join_type);
+            let mut right: Vec<Box<[u8]>> = Vec::new();
+            rocks.take(
+                1,
+                key_group,
+                &state_key,
+                |_| true,
+                |_, row| {
+                    right.push(row.into());
+                    Ok(())
+                },
+            )?;
+            let pad_left = right.is_empty() && join_type.is_outer(0);
+            let left = rocks.take(
+                0,
+                key_group,
+                &state_key,
+                |_| true,
+                |_, l| {
+                    for r in &right {
+                        sides.pair(l, r, out)?;
+                    }
+                    match pad_left {
+                        true => sides.padded(0, l, out),
+                        false => Ok(()),
+                    }
+                },
+            )?;
+            if left == 0 && join_type.is_outer(1) {
+                for r in &right {
+                    sides.padded(1, r, out)?;
+                }
+            }
+            return Ok(());
+        }
         let left = state.buffers[0]
             .remove(key_group, &state_key)
             .unwrap_or_default();
@@ -134,11 +185,23 @@ impl Operator for WindowJoinOperator {
         &self.sides.name
     }
 
-    fn snapshot_state(&mut self, _barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
-        match &self.state {
+    fn snapshot_state(&mut self, barrier: &CheckpointBarrier) -> Result<Option<Vec<u8>>> {
+        match &mut self.state {
+            Some(State {
+                rocks: Some(rocks), ..
+            }) => rocks
+                .snapshot::<(KeyBytes, Window)>(&self.sides, barrier)
+                .map(Some),
             Some(st) => snapshot::snapshot(&self.sides, st).map(Some),
             None => Ok(None),
         }
+    }
+
+    fn notify_checkpoint_complete(&mut self, checkpoint_id: u64) -> Result<()> {
+        if let Some(rocks) = self.state.as_mut().and_then(|st| st.rocks.as_mut()) {
+            rocks.notify_checkpoint_complete(checkpoint_id);
+        }
+        Ok(())
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<()> {
@@ -148,7 +211,26 @@ impl Operator for WindowJoinOperator {
 
     fn open(&mut self, ctx: &OperatorContext) -> Result<()> {
         let mut st = State::open(ctx);
-        for bytes in std::mem::take(&mut self.restore) {
+        let restore = std::mem::take(&mut self.restore);
+        let timers = &mut st.timers;
+        let opened = RocksRows::open(
+            ctx,
+            &self.sides,
+            &restore,
+            |_side, group, key: &(KeyBytes, Window), _time| {
+                timers
+                    .register_event_time_timer(&key.0, group, key.1, key.1.1 - 1)
+                    .map(|_| ())
+            },
+        )?;
+        if let Some((rocks, rows)) = opened {
+            tracing::debug!(job = %ctx.subtask.job_name, vertex = %ctx.subtask.vertex_name, subtask = ctx.subtask.index, operator = %self.sides.name, rows, timers = st.timers.num_event_time_timers(), "window join state in rocksdb");
+            st.rocks = Some(rocks);
+            self.state = Some(st);
+            return Ok(());
+        }
+        for bytes in restore {
+            refuse_on_heap(&bytes, &self.sides.name)?;
             let rows = snapshot::restore(
                 &self.sides,
                 &mut st,
@@ -199,17 +281,26 @@ impl Operator for WindowJoinOperator {
             }
             let group = keys.key_groups[r];
             let key: KeyBytes = Arc::from(keys.key(r));
-            let entry = BufferedRow {
-                time: window.1,
-                row: rows.row(r).as_ref().into(),
-                matched: false,
-            };
             let state = opened(&mut self.state, &self.sides.name)?;
             let state_key = (key, window);
-            state.push(side, group, &state_key, entry)?;
+            let row = rows.row(r);
+            match state.rocks.as_mut() {
+                Some(rocks) => rocks.put(side, group, &state_key, window.1, false, row.as_ref())?,
+                None => {
+                    let entry = BufferedRow {
+                        time: window.1,
+                        row: row.as_ref().into(),
+                        matched: false,
+                    };
+                    state.push(side, group, &state_key, entry)?;
+                }
+            }
             state
                 .timers
                 .register_event_time_timer(&state_key.0, group, window, window.1 - 1)?;
+        }
+        if let Some(rocks) = self.state.as_mut().and_then(|st| st.rocks.as_mut()) {
+            rocks.flush()?;
         }
         if late > 0 {
             ctx.metrics
@@ -231,6 +322,9 @@ impl Operator for WindowJoinOperator {
             .poll_event_time_timer(watermark)
         {
             self.fire(timer.key_group, timer.key, timer.namespace, out)?;
+        }
+        if let Some(rocks) = self.state.as_mut().and_then(|st| st.rocks.as_mut()) {
+            rocks.flush()?;
         }
         self.sides.flush(out)?;
         out.emit_watermark(watermark);

@@ -180,6 +180,32 @@ impl KeyedStateDb {
         Ok(found)
     }
 
+    /// Calls `f` with each entry `(state key, value)` of `key_group` whose state key is
+    /// in `[from, to)`, in key order, until `f` returns `false` (streamed: nothing is
+    /// collected, so no limit on how many entries the range holds).
+    pub fn scan_between(
+        &self,
+        key_group: u32,
+        from: &[u8],
+        to: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let mut read = ReadOptions::default();
+        read.set_iterate_lower_bound(db_key(key_group, from)?);
+        read.set_iterate_upper_bound(db_key(key_group, to)?);
+        read.fill_cache(true);
+        let mut it = self.db()?.raw_iterator_opt(read);
+        it.seek_to_first();
+        while let (Some(key), Some(value)) = (it.key(), it.value()) {
+            if !f(split_db_key(key)?.1, value)? {
+                return Ok(());
+            }
+            it.next();
+        }
+        it.status()
+            .map_err(|e| RuntimeError::rocksdb("scanning state", e))
+    }
+
     /// Copies the entries of `range` from the database in `other` (another instance's
     /// restored checkpoint, opened read-only) into this one; returns how many.
     pub fn import(&self, other: &Path, range: KeyGroupRange) -> Result<usize> {
