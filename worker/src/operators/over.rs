@@ -434,6 +434,7 @@ impl Operator for OverAggregateOperator {
 mod frame;
 mod rocks;
 mod rocks_frame;
+mod rocks_layout;
 mod rocks_snapshot;
 #[cfg(test)]
 mod rocksdb_tests;

@@ -83,11 +83,14 @@ pub fn snapshot(
     written
 }
 
+/// A key's restored state: its count, and its pending fire points `(index, slot)`.
+type Restored = (u64, Vec<(u64, u32)>);
+
 /// Loads a snapshot's keys of `state`'s key groups; returns how many entries.
 pub fn restore(state: &mut KeyedAggregates<KeyState>, bytes: &[u8]) -> Result<usize> {
     let KeyedAggregates { aggs, table } = state;
     let range = table.range();
-    let mut keys: BTreeMap<(u32, Vec<u8>), (u64, Vec<(u64, u32)>)> = BTreeMap::new();
+    let mut keys: BTreeMap<(u32, Vec<u8>), Restored> = BTreeMap::new();
     let mut empty = Vec::new();
     let n = keyed_snapshot::read_entries(aggs, range, bytes, true, |(kg, sk, slot, seen)| {
         let (key, index) = split(sk)?;
