@@ -233,7 +233,7 @@ impl Operator for IntervalJoinOperator {
         let rows = self.sides.codecs[side].encode(&batch)?;
         let outer = self.spec.join_type.is_outer(side);
         let mut matches: Vec<Box<[u8]>> = Vec::new();
-        for r in 0..batch.num_rows() {
+        for (r, &time) in times.iter().enumerate() {
             let row = rows.row(r);
             if has_null_key(&batch, &key_columns, r) {
                 if outer {
@@ -241,7 +241,7 @@ impl Operator for IntervalJoinOperator {
                 }
                 continue;
             }
-            let (time, group) = (times[r], keys.key_groups[r]);
+            let group = keys.key_groups[r];
             let key: KeyBytes = Arc::from(keys.key(r));
             let (lo, hi) = self.spec.other_range(side, time);
             matches.clear();

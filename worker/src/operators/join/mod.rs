@@ -154,11 +154,14 @@ pub(crate) fn check_columns(schema: &Schema, columns: &[usize], what: &str) -> R
     }
 }
 
+/// A joined pair's left and right row bytes.
+type Pair = (Box<[u8]>, Box<[u8]>);
+
 /// Joined rows collected for emission: pairs, and rows of either side padded with
 /// NULLs. Flushes a batch whenever [`MAX_OUTPUT_BATCH_ROWS`] of one kind are held.
 #[derive(Debug, Default)]
 pub struct JoinedRows {
-    pairs: Vec<(Box<[u8]>, Box<[u8]>)>,
+    pairs: Vec<Pair>,
     left_only: Vec<Box<[u8]>>,
     right_only: Vec<Box<[u8]>>,
 }

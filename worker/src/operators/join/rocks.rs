@@ -17,7 +17,6 @@
 //! downloaded checkpoint of its own key groups, imports its key-group range from
 //! others (rescaling), and loads canonical snapshots (a savepoint of either backend).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rocksdb::WriteBatch;
@@ -26,11 +25,11 @@ use super::BufferedRow;
 use super::sides::JoinSides;
 use super::snapshot::{self, BufferKey, Entry, JoinSnapshotWriter};
 use crate::key_groups::KeyGroupRange;
+use crate::operators::keyed_rocks::open_instance;
 use crate::runtime::error::{Result, RuntimeError};
 use crate::runtime::message::{CheckpointBarrier, Timestamp};
 use crate::runtime::operator::OperatorContext;
 use crate::state::rocksdb::KeyedStateDb;
-use crate::state::rocksdb::handle::DownloadedSnapshot;
 use crate::state::rocksdb::incremental::IncrementalSnapshots;
 use crate::state::rocksdb::instance::db_key;
 
@@ -161,37 +160,13 @@ impl RocksRows {
         restore: &[Vec<u8>],
         mut on_row: impl FnMut(usize, u32, &K, Timestamp) -> Result<()>,
     ) -> Result<Option<(RocksRows, usize)>> {
-        let Some(slot) = ctx.state_backend.rocksdb() else {
+        let Some(opened) = open_instance(ctx, &sides.name, restore)? else {
             return Ok(None);
         };
-        let range = ctx.subtask.key_group_range;
-        let db_name = format!("{}-{}", sides.name, ctx.subtask.index);
-        let mut downloaded = Vec::new();
-        let mut canonical = Vec::new();
-        for bytes in restore {
-            match DownloadedSnapshot::decode(bytes) {
-                Some(handle) => downloaded.push(handle?),
-                None => canonical.push(bytes),
-            }
-        }
-        let own = |h: &DownloadedSnapshot| h.key_groups == (range.start, range.end);
-        let (db, snapshots) = match downloaded.as_slice() {
-            [one] if own(one) => (
-                KeyedStateDb::adopt(slot, &db_name, Path::new(&one.dir))?,
-                IncrementalSnapshots::new(&one.shared),
-            ),
-            others => {
-                let db = KeyedStateDb::create(slot, &db_name)?;
-                for h in others {
-                    let n = db.import(Path::new(&h.dir), range)?;
-                    tracing::debug!(operator = %sides.name, subtask = ctx.subtask.index, from = %h.dir, entries = n, "join state imported into rocksdb");
-                }
-                (db, IncrementalSnapshots::new(&[]))
-            }
-        };
+        let range = opened.range;
         let mut rows = RocksRows {
-            db,
-            snapshots,
+            db: opened.db,
+            snapshots: opened.snapshots,
             range,
             next_seq: 0,
             batch: WriteBatch::default(),
@@ -208,7 +183,7 @@ impl RocksRows {
         })?;
         rows.next_seq = max_seq.map_or(0, |s| s + 1);
         let mut restored = 0;
-        for bytes in canonical {
+        for bytes in opened.canonical {
             restored += snapshot::read_rows(sides, range, bytes, |side, kg, key: K, b| {
                 rows.put(side, kg, &key, b.time, b.matched, &b.row)?;
                 on_row(side, kg, &key, b.time)

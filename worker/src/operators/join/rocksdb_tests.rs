@@ -59,7 +59,10 @@ fn window(join_type: JoinType) -> WindowJoinOperator {
 /// -300 ms on (negative and positive: the key layout must order both), out of order
 /// by < 20 ms within a round, then a watermark 20 ms behind the largest time (no row
 /// is late), then the final watermark. `to_batch(side, rows)` builds a side's batch.
-fn steps(to_batch: &dyn Fn(usize, &[(Option<i64>, i64, &str)]) -> RecordBatch) -> Vec<Step> {
+/// A side's rows: `(key or NULL, time, value)`.
+type SideRows<'a> = [(Option<i64>, i64, &'a str)];
+
+fn steps(to_batch: &dyn Fn(usize, &SideRows<'_>) -> RecordBatch) -> Vec<Step> {
     let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
     let mut steps = Vec::new();
     let mut max_t = i64::MIN;
