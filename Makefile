@@ -63,7 +63,7 @@ bench-runtime: deps
 bench-checkpoints: deps postgres
 	CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo build --release --bin eddy
 	EDDY_BIN="$(TEST_TARGET_DIR)/release/eddy" EDDY_TEST_POSTGRES_URL="$$(./scripts/postgres-up.sh)" \
-		CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo bench --bench checkpoints
+		CARGO_TARGET_DIR="$(TEST_TARGET_DIR)" cargo bench --workspace --profile dev --bench checkpoints
 
 fmt:
 	cargo fmt --all

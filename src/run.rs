@@ -10,6 +10,7 @@ use eddy_worker::graph::JobGraph;
 use eddy_worker::graph::slot_sharing::SlotPlan;
 use eddy_worker::runtime::executor::{ExecutionConfig, deploy};
 use eddy_worker::runtime::metrics::MetricsSnapshot;
+use eddy_worker::state::backend::StateBackendConfig;
 
 use crate::cli::RunArgs;
 
@@ -77,8 +78,33 @@ pub async fn run(args: RunArgs) -> ExitCode {
     // The mini-cluster has exactly the slots the job needs; they share the managed memory.
     let slots = SlotPlan::new(&graph).slots.len().max(1) as u64;
     let total = managed_memory.unwrap_or_else(crate::default_managed_memory);
+    // `SET 'state.backend.type' = 'rocksdb'`: RocksDB instances in a temporary
+    // directory that goes when the run ends.
+    let backend = match eddy_api::jobs::settings_state_backend(&planned.settings) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {file}: {e}");
+            return ExitCode::from(EXIT_INVALID_SQL);
+        }
+    };
+    let rocksdb_dir = match backend {
+        "rocksdb" => match tempfile::Builder::new().prefix("eddy-run-").tempdir() {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                eprintln!("error: cannot create the RocksDB directory: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
     let config = ExecutionConfig {
         managed_memory_per_slot: (total / slots) as usize,
+        state_backend: match &rocksdb_dir {
+            Some(dir) => StateBackendConfig::RocksDb {
+                dir: dir.path().to_path_buf(),
+            },
+            None => StateBackendConfig::HashMap,
+        },
         ..ExecutionConfig::default()
     };
     let job = match deploy(graph, config) {

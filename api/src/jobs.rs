@@ -294,6 +294,22 @@ pub fn state_backend_name(value: &str) -> Result<&'static str, String> {
     }
 }
 
+/// The state backend a script's settings (its `SET`s) choose by
+/// [`STATE_BACKEND_OPTIONS`], `hashmap` without one; the error names the option.
+pub fn settings_state_backend(
+    settings: &std::collections::BTreeMap<String, String>,
+) -> Result<&'static str, String> {
+    match STATE_BACKEND_OPTIONS
+        .iter()
+        .find_map(|o| settings.get(*o).map(|v| (o, v)))
+    {
+        Some((option, value)) => {
+            state_backend_name(value).map_err(|e| format!("SET '{option}': {e}"))
+        }
+        None => Ok("hashmap"),
+    }
+}
+
 #[cfg(test)]
 mod state_backend_tests {
     use super::*;

@@ -13,6 +13,8 @@ use crate::{
 /// Heartbeats fast enough that a killed worker is noticed within seconds.
 pub const HEARTBEAT_INTERVAL: &str = "300ms";
 pub const HEARTBEAT_TIMEOUT: &str = "3s";
+/// Workers' managed memory in tests: small, so tests see its limits.
+pub const TEST_MANAGED_MEMORY: &str = "64MiB";
 
 pub struct Cluster {
     pub master: EddyProcess,
@@ -23,6 +25,8 @@ pub struct Cluster {
     pub data_dir: tempfile::TempDir,
     /// Environment of every process of the cluster (e.g. the checkpoint storage).
     pub env: Vec<(String, String)>,
+    /// `--managed-memory` of the workers started from now on.
+    pub managed_memory: String,
 }
 
 impl Cluster {
@@ -53,6 +57,7 @@ impl Cluster {
             workers: Vec::new(),
             data_dir,
             env,
+            managed_memory: TEST_MANAGED_MEMORY.to_string(),
         };
         for _ in 0..workers {
             cluster.add_worker(slots).await?;
@@ -69,7 +74,7 @@ impl Cluster {
             "--slots",
             &slots.to_string(),
             "--managed-memory",
-            "64MiB",
+            &self.managed_memory,
         ]
         .iter()
         .map(|s| s.to_string())
@@ -104,7 +109,14 @@ impl Cluster {
 
     /// Adds an already spawned worker process and waits until the master counts it.
     pub async fn push_worker(&mut self, process: EddyProcess) -> anyhow::Result<()> {
-        let want = self.workers.len() as u64 + 1;
+        // Killed workers are not counted (once the master noticed).
+        let running = self
+            .workers
+            .iter_mut()
+            .map(|w| w.is_running())
+            .filter(|r| *r)
+            .count();
+        let want = running as u64 + 1;
         self.workers.push(process);
         let url = format!("{}/api/v1/overview", self.url);
         wait_for("worker registered", WAIT, || {

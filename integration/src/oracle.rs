@@ -138,17 +138,21 @@ pub fn first_difference(actual: &[u8], expected: &[u8]) -> String {
 /// Runs `query` (oracle/queries/QUERY.sql) with `eddy run` at each parallelism on the
 /// oracle's bids and asserts the sorted output equals Flink's (oracle/expected).
 pub fn check_against_flink(query: &str, parallelisms: &[u32]) {
+    check_against_flink_with(query, parallelisms, &[]);
+}
+
+/// [`check_against_flink`] with more `eddy run` arguments (e.g. `--set KEY=VALUE`).
+pub fn check_against_flink_with(query: &str, parallelisms: &[u32], extra: &[&str]) {
     let input = bids_input(2).expect("oracle input");
     let want = expected(query).expect("expected output (run oracle/make-expected.sh QUERY)");
     for &parallelism in parallelisms {
         let dir = tempfile::tempdir().expect("temp dir");
         let output = dir.path().join("out");
         let sql = query_sql(query, &input, &output).expect("query");
-        let run = crate::eddy_run::eddy_run(
-            dir.path(),
-            &sql,
-            &["--parallelism", &parallelism.to_string()],
-        );
+        let parallelism_arg = parallelism.to_string();
+        let mut args = vec!["--parallelism", &parallelism_arg];
+        args.extend_from_slice(extra);
+        let run = crate::eddy_run::eddy_run(dir.path(), &sql, &args);
         let stderr = run.stderr;
         assert!(run.code == 0, "{query} p={parallelism} failed: {stderr}");
         assert!(

@@ -302,3 +302,32 @@ async fn a_worker_lost_by_heartbeat_timeout_fails_the_attempt() -> anyhow::Resul
     );
     Ok(())
 }
+
+/// A worker frees an attempt's slots before it reports the attempt's last subtask end:
+/// the master counts them free once the job ended, so jobs submitted back to back on
+/// the same slots (2 workers of 1 slot, a hash exchange between them) each run in their
+/// first attempt instead of being refused a slot the previous job still held.
+#[tokio::test]
+async fn jobs_back_to_back_get_the_slots_the_previous_one_freed() -> anyhow::Result<()> {
+    let cluster = Cluster::start(2, 1).await?;
+    let sql = keyed().replace(
+        "'rows-per-second' = '1000'",
+        "'rows-per-second' = '1000000', 'number-of-rows' = '20000'",
+    );
+    for run in 0..6 {
+        let id = cluster.submit(&sql, 2, json!({})).await?;
+        let job = cluster
+            .wait_job(&id, "job ended", |j| {
+                j["status"] == "FINISHED"
+                    || j["status"] == "FAILED"
+                    || j["restarts"].as_u64() > Some(0)
+            })
+            .await?;
+        assert!(
+            job["status"] == "FINISHED" && job["attempt"] == 1 && job["exceptions"] == json!([]),
+            "run {run}: {job:#}"
+        );
+        assert_eq!(workers_of(&job).len(), 2, "{job:#}");
+    }
+    Ok(())
+}

@@ -180,6 +180,25 @@ async fn over_aggregate_state_survives_a_killed_worker() -> anyhow::Result<()> {
     kill_workers_and_compare(cluster, "over_range", 10_000, 1_000, 1, "hashmap").await
 }
 
+/// A left outer interval join on the RocksDB backend (one RocksDB entry per buffered
+/// row with its matched flag, incremental checkpoints, timers rebuilt from the keys on
+/// restore) survives a killed worker: no unmatched row padded twice or lost.
+#[tokio::test]
+async fn outer_interval_join_state_survives_a_killed_worker_with_the_rocksdb_backend()
+-> anyhow::Result<()> {
+    let cluster = Cluster::start(3, 2).await?;
+    kill_workers_and_compare(cluster, "interval_join_left", 10_000, 1_000, 1, "rocksdb").await
+}
+
+/// The bounded RANGE OVER aggregate on the RocksDB backend (accumulators, frame rows and
+/// waiting rows in RocksDB) survives a killed worker.
+#[tokio::test]
+async fn over_aggregate_state_survives_a_killed_worker_with_the_rocksdb_backend()
+-> anyhow::Result<()> {
+    let cluster = Cluster::start(3, 2).await?;
+    kill_workers_and_compare(cluster, "over_range", 10_000, 1_000, 1, "rocksdb").await
+}
+
 /// Checkpoint storage in an object store (a real S3-compatible server, moto): the
 /// snapshots and metadata go to the bucket, none to the local data directory, and a
 /// killed worker's job restores from there.

@@ -7,7 +7,26 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use eddy_integration::eddy_run::eddy_run;
-use eddy_integration::oracle::{check_against_flink, collect_sorted};
+use eddy_integration::oracle::{check_against_flink, check_against_flink_with, collect_sorted};
+
+/// Every keyed operator kind with its state in RocksDB (`eddy run --set
+/// state.backend.type=rocksdb`) gives Flink's output: window aggregates, SESSION, GROUP
+/// BY (q7's MAX per window is a window aggregate; the updating GROUP BY has its own
+/// test), OVER with ROWS and RANGE frames, the interval joins and the window joins.
+#[test]
+fn keyed_operators_on_the_rocksdb_backend_give_flinks_output() {
+    for query in [
+        "tumble_count",
+        "session",
+        "over_rows",
+        "over_range",
+        "interval_join",
+        "interval_join_left",
+        "window_join_full",
+    ] {
+        check_against_flink_with(query, &[2], &["--set", "state.backend.type=rocksdb"]);
+    }
+}
 
 #[test]
 fn cumulate_window() {
@@ -125,10 +144,14 @@ SELECT k, window_index, COUNT(*), SUM(v), MIN(v), MAX(v)
 FROM TABLE({tvf})
 GROUP BY k, window_index;"
     );
-    for parallelism in [1, 2] {
-        let (code, stderr, got) = run(&sql, &input, parallelism);
-        assert_eq!(code, 0, "{stderr}");
-        assert_eq!(got, want, "{tvf} at parallelism {parallelism}");
+    // On either state backend.
+    for set in ["", "SET 'state.backend.type' = 'rocksdb';\n"] {
+        let sql = format!("{set}{sql}");
+        for parallelism in [1, 2] {
+            let (code, stderr, got) = run(&sql, &input, parallelism);
+            assert_eq!(code, 0, "{stderr}");
+            assert_eq!(got, want, "{tvf} at parallelism {parallelism} {set}");
+        }
     }
 }
 

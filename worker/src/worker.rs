@@ -84,6 +84,8 @@ pub enum WorkerError {
     Refused(String),
     #[error("RPC server error: {0}")]
     Serve(String),
+    #[error("the heartbeat thread could not start or ended without a result")]
+    HeartbeatThread,
 }
 
 /// A started worker; [`Worker::run`] serves and heartbeats until shutdown.
@@ -100,7 +102,8 @@ struct MasterSession {
     address: SocketAddr,
     slots: Arc<SlotTable>,
     attempts: Arc<Attempts>,
-    master: ResourceManagerClient<Channel>,
+    /// The master's address: the session connects from its own runtime.
+    endpoint: Endpoint,
 }
 
 impl Worker {
@@ -115,7 +118,6 @@ impl Worker {
             .connect_timeout(RPC_TIMEOUT)
             .timeout(RPC_TIMEOUT);
         let channel = endpoint.connect_lazy();
-        let master = ResourceManagerClient::new(channel.clone());
         let listener = TcpListener::bind(config.rpc)
             .await
             .map_err(|source| WorkerError::Bind {
@@ -153,7 +155,7 @@ impl Worker {
                 address,
                 slots,
                 attempts,
-                master,
+                endpoint,
             },
             task_executor,
         })
@@ -175,7 +177,7 @@ impl Worker {
     ) -> Result<(), WorkerError> {
         let Worker {
             listener,
-            mut session,
+            session,
             task_executor,
         } = self;
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -191,27 +193,65 @@ impl Worker {
             .add_service(exchange)
             .serve_with_incoming(incoming);
         let id = session.id.clone();
-        tokio::select! {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let heartbeats = session.spawn_heartbeat_thread(stopped)?;
+        let result = tokio::select! {
             res = server => res.map_err(|e| WorkerError::Serve(e.to_string())),
-            res = session.register_and_heartbeat() => res,
+            res = heartbeats => res.unwrap_or(Err(WorkerError::HeartbeatThread)),
             _ = shutdown => {
                 tracing::info!(worker_id = %id, "worker shutting down");
                 Ok(())
             }
-        }
+        };
+        let _ = stop.send(());
+        result
     }
 }
 
 impl MasterSession {
+    /// Registers and heartbeats on a thread of its own, with its own runtime and
+    /// connection to the master: subtasks keep the worker's runtime busy, and a long
+    /// batch (a RocksDB write stall, a large firing) must not delay a heartbeat past the
+    /// master's timeout (Flink, too, keeps RPC apart from the task threads). Ends with
+    /// the session's error, or when `stop` fires or is dropped.
+    fn spawn_heartbeat_thread(
+        mut self,
+        stop: tokio::sync::oneshot::Receiver<()>,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<(), WorkerError>>, WorkerError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|_| WorkerError::HeartbeatThread)?;
+        std::thread::Builder::new()
+            .name("eddy-heartbeat".into())
+            .spawn(move || {
+                let ended = runtime.block_on(async move {
+                    tokio::select! {
+                        res = self.register_and_heartbeat() => res,
+                        _ = stop => Ok(()),
+                    }
+                });
+                let _ = done.send(ended);
+            })
+            .map_err(|_| WorkerError::HeartbeatThread)?;
+        Ok(result)
+    }
+
     async fn register_and_heartbeat(&mut self) -> Result<(), WorkerError> {
+        // Connected here, so the connection's tasks run on the caller's runtime.
+        let mut master = ResourceManagerClient::new(self.endpoint.connect_lazy());
         loop {
-            let timing = self.register().await?;
-            self.heartbeat_until_disconnected(timing).await;
+            let timing = self.register(&mut master).await?;
+            self.heartbeat_until_disconnected(&mut master, timing).await;
         }
     }
 
     /// Registers, retrying until [`REGISTRATION_TIMEOUT`]; returns the heartbeat timing.
-    async fn register(&mut self) -> Result<HeartbeatTiming, WorkerError> {
+    async fn register(
+        &mut self,
+        master: &mut ResourceManagerClient<Channel>,
+    ) -> Result<HeartbeatTiming, WorkerError> {
         let started = Instant::now();
         let mut backoff = REGISTRATION_BACKOFF_INITIAL;
         loop {
@@ -220,7 +260,7 @@ impl MasterSession {
                 address: self.address.to_string(),
                 slot_report: Some(self.slots.report()),
             };
-            match self.master.register_worker(req).await {
+            match master.register_worker(req).await {
                 Ok(resp) => {
                     let resp = resp.into_inner();
                     let interval = self
@@ -261,7 +301,11 @@ impl MasterSession {
 
     /// Heartbeats every interval until the master answers that it does not know this
     /// worker, or no heartbeat succeeded for the timeout (the master is lost).
-    async fn heartbeat_until_disconnected(&mut self, timing: HeartbeatTiming) {
+    async fn heartbeat_until_disconnected(
+        &mut self,
+        master: &mut ResourceManagerClient<Channel>,
+        timing: HeartbeatTiming,
+    ) {
         let mut last_ok = Instant::now();
         let mut tick = tokio::time::interval(timing.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -272,7 +316,7 @@ impl MasterSession {
                 slot_report: Some(self.slots.report()),
                 subtasks: self.attempts.reports(),
             };
-            match self.master.heartbeat(req).await {
+            match master.heartbeat(req).await {
                 Ok(resp) if resp.get_ref().known => {
                     last_ok = Instant::now();
                     for c in &resp.get_ref().cancel {

@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use eddy_api::error::ErrorBody;
 use eddy_api::jobs::{
-    CancelJobResponse, JobDetails, JobException, JobStatus, JobSummary, STATE_BACKEND_OPTIONS,
-    StatusChange, SubmitJobRequest, state_backend_name,
+    CancelJobResponse, JobDetails, JobException, JobStatus, JobSummary, StatusChange,
+    SubmitJobRequest, state_backend_name,
 };
 use eddy_api::rest::{Event, JobGraphInfo, WorkerState};
 use eddy_api::rpc::{JobAttempt, SubtaskReport, TaskExecutionState};
@@ -664,13 +664,7 @@ fn validate(r: &SubmitJobRequest) -> Result<(JobOptions, RestartStrategy, u32), 
 fn effective_state_backend(
     settings: &std::collections::BTreeMap<String, String>,
 ) -> Result<&'static str, JobError> {
-    let Some((option, value)) = STATE_BACKEND_OPTIONS
-        .iter()
-        .find_map(|o| settings.get(*o).map(|v| (o, v)))
-    else {
-        return Ok("hashmap");
-    };
-    state_backend_name(value).map_err(|e| JobError::BadRequest(format!("SET '{option}': {e}")))
+    eddy_api::jobs::settings_state_backend(settings).map_err(JobError::BadRequest)
 }
 
 /// Flink's default name of a SQL job: `insert-into_` and its sink tables.

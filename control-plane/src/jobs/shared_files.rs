@@ -200,7 +200,10 @@ mod tests {
         assert!(!files.relist_due(true), "listed once per failure");
         files.relist = true;
         files.complete = false;
-        assert!(!files.relist_due(true), "an incomplete registry deletes nothing unknown");
+        assert!(
+            !files.relist_due(true),
+            "an incomplete registry deletes nothing unknown"
+        );
     }
 
     #[test]

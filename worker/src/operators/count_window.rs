@@ -186,41 +186,11 @@ impl Operator for CountWindowOperator {
         let st = get_or_create(&mut self.state, || {
             KeyedAggregates::new(&spec.aggregates, input, false, ctx)
         })?;
-        if let Some(db) = &self.rocks {
-            let fired = rocks::add_batch(db, &mut st.aggs, (size, slide), &batch, &encoded)?;
-            let emitted = emit_fired(
-                &self.keys,
-                &self.schema,
-                &mut st.aggs,
-                &encoded,
-                &fired,
-                out,
-            );
-            for f in &fired {
-                st.aggs.free(f.2);
-            }
-            return emitted;
-        }
-        let (mut rows, mut slots) = (Vec::new(), Vec::new());
-        let mut fired: Vec<Fired> = Vec::new();
-        let mut scratch = Vec::new();
-        for row in 0..batch.num_rows() {
-            let kg = encoded.key_groups[row];
-            scratch.clear();
-            scratch.extend_from_slice(encoded.key(row));
-            st.ensure_key(kg, &scratch, |_| Ok((0, Vec::new())))?;
-            let aggs = &mut st.aggs;
-            let done = st.table.update(kg, &scratch, |ks| {
-                add_element(ks, size, slide, aggs, |s| {
-                    rows.push(row as u32);
-                    slots.push(s);
-                })
-            })?;
-            if let Some((index, slot)) = done.transpose()?.flatten() {
-                fired.push((row, index, slot));
-            }
-        }
-        st.aggs.update_batch(&batch, &rows, &slots)?;
+        let fired = if let Some(db) = &self.rocks {
+            rocks::add_batch(db, &mut st.aggs, (size, slide), &batch, &encoded)?
+        } else {
+            heap_add_batch(st, (size, slide), &batch, &encoded)?
+        };
         let emitted = emit_fired(
             &self.keys,
             &self.schema,
@@ -234,6 +204,36 @@ impl Operator for CountWindowOperator {
         }
         emitted
     }
+}
+
+/// Adds a batch's rows to the heap state; returns the fire points they completed.
+fn heap_add_batch(
+    st: &mut KeyedAggregates<KeyState>,
+    (size, slide): (u64, u64),
+    batch: &RecordBatch,
+    encoded: &EncodedKeys,
+) -> Result<Vec<Fired>> {
+    let (mut rows, mut slots) = (Vec::new(), Vec::new());
+    let mut fired: Vec<Fired> = Vec::new();
+    let mut scratch = Vec::new();
+    for row in 0..batch.num_rows() {
+        let kg = encoded.key_groups[row];
+        scratch.clear();
+        scratch.extend_from_slice(encoded.key(row));
+        st.ensure_key(kg, &scratch, |_| Ok((0, Vec::new())))?;
+        let aggs = &mut st.aggs;
+        let done = st.table.update(kg, &scratch, |ks| {
+            add_element(ks, size, slide, aggs, |s| {
+                rows.push(row as u32);
+                slots.push(s);
+            })
+        })?;
+        if let Some((index, slot)) = done.transpose()?.flatten() {
+            fired.push((row, index, slot));
+        }
+    }
+    st.aggs.update_batch(batch, &rows, &slots)?;
+    Ok(fired)
 }
 
 /// A fire point completed by a batch: the row that completed it, its window index,

@@ -244,3 +244,21 @@ pub fn assert_restores_whole_and_split(
     );
     expected
 }
+
+/// The `rows` (the rows of `batch`, keyed by its first column) whose key groups of 128
+/// lie in `start..=end`.
+pub fn rows_in_key_groups<R: Copy>(
+    rows: &[R],
+    batch: &RecordBatch,
+    (start, end): (u32, u32),
+) -> Vec<R> {
+    let encoded = crate::operators::keys::KeyEncoder::new(&batch.schema(), &[0])
+        .unwrap()
+        .encode(batch, 128)
+        .unwrap();
+    rows.iter()
+        .zip(&encoded.key_groups)
+        .filter(|(_, kg)| (start..=end).contains(*kg))
+        .map(|(r, _)| *r)
+        .collect()
+}

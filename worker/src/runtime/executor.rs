@@ -28,6 +28,8 @@ pub struct ExecutionConfig {
     pub managed_memory_per_slot: usize,
     /// Slots available; the job fails to start if it needs more. `None`: as many as needed.
     pub available_slots: Option<usize>,
+    /// Where keyed operators keep their state (`deploy`'s local slots).
+    pub state_backend: crate::state::backend::StateBackendConfig,
 }
 
 impl Default for ExecutionConfig {
@@ -37,6 +39,7 @@ impl Default for ExecutionConfig {
             clock: system_clock(),
             managed_memory_per_slot: DEFAULT_MANAGED_MEMORY_PER_SLOT,
             available_slots: None,
+            state_backend: Default::default(),
         }
     }
 }
@@ -202,7 +205,8 @@ pub fn deploy(graph: JobGraph, config: ExecutionConfig) -> Result<RunningJob> {
         .iter()
         .map(|_| MemoryBudget::new(config.managed_memory_per_slot))
         .collect();
-    let placement = Placement::local(&graph, &plan, &slot_memory);
+    let mut placement = Placement::local(&graph, &plan, &slot_memory);
+    placement.state_backend = config.state_backend.clone();
     let mut job = start(graph, &config, placement)?;
     job.slot_plan = Some(plan);
     job.slot_memory = slot_memory;

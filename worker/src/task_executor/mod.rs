@@ -245,8 +245,13 @@ impl TaskExecutorService {
         }
         let service = self.clone();
         tokio::spawn(async move {
-            report::watch_attempt(&service.reporter, &entry, &mut job).await;
+            let last = report::watch_attempt(&service.reporter, &entry, &mut job).await;
+            // Its state (and the memory it reserved) goes before its slots do.
+            drop(job);
             service.free_slots(&request);
+            if let Some(last) = last {
+                service.reporter.report(last).await;
+            }
             service
                 .exchange_server
                 .unregister_attempt(&request.job_id, request.attempt);

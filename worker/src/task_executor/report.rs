@@ -79,8 +79,17 @@ impl MasterReporter {
     }
 }
 
-/// Waits for every task of `job`, recording and reporting each subtask's end.
-pub async fn watch_attempt(reporter: &MasterReporter, attempt: &Attempt, job: &mut RunningJob) {
+/// Waits for every task of `job`, recording and reporting each subtask's end — all
+/// but the last subtask's, which it returns: the master counts the attempt's slots free
+/// when it learns that every subtask ended (and may deploy the next job onto them right
+/// away), so the caller frees them first and then reports it.
+pub async fn watch_attempt(
+    reporter: &MasterReporter,
+    attempt: &Attempt,
+    job: &mut RunningJob,
+) -> Option<TaskExecutionState> {
+    let mut running = attempt.subtasks.len();
+    let mut last = None;
     // The error of a failed exchange sender, charged to the next subtask that fails
     // or is cancelled because of it.
     let mut exchange_error: Option<String> = None;
@@ -119,20 +128,22 @@ pub async fn watch_attempt(reporter: &MasterReporter, attempt: &Attempt, job: &m
             job_id = %attempt.job_id, attempt = attempt.attempt, task = %task.name,
             state = state.as_str(), error = %error, "subtask ended"
         );
-        let known = reporter
-            .report(TaskExecutionState {
-                worker_id: reporter.worker_id.clone(),
-                job_id: attempt.job_id.clone(),
-                attempt: attempt.attempt,
-                vertex: subtask.vertex,
-                index: subtask.index,
-                status: state.as_str().to_string(),
-                error,
-                metrics: Some(subtask.metrics_report()),
-            })
-            .await;
-        if !known {
+        let end = TaskExecutionState {
+            worker_id: reporter.worker_id.clone(),
+            job_id: attempt.job_id.clone(),
+            attempt: attempt.attempt,
+            vertex: subtask.vertex,
+            index: subtask.index,
+            status: state.as_str().to_string(),
+            error,
+            metrics: Some(subtask.metrics_report()),
+        };
+        running = running.saturating_sub(1);
+        if running == 0 {
+            last = Some(end);
+        } else if !reporter.report(end).await {
             job.cancel();
         }
     }
+    last
 }

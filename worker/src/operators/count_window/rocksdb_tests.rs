@@ -10,8 +10,8 @@ use eddy_storage::Location;
 use super::*;
 use crate::operators::aggregate::AggregateKind;
 use crate::operators::test_util::{
-    barrier, context, downloaded_state, drain, rocksdb_checkpoint, rocksdb_context, sorted,
-    subtask_context,
+    barrier, context, downloaded_state, drain, rocksdb_checkpoint, rocksdb_context,
+    rows_in_key_groups, sorted, subtask_context,
 };
 use crate::time::clock::ManualClock;
 
@@ -58,16 +58,8 @@ fn rows() -> Vec<Row> {
 }
 
 /// The rows of key groups `start..=end` of 128.
-fn own(rows: &[Row], (start, end): (u32, u32)) -> Vec<Row> {
-    let encoded = KeyEncoder::new(&batch(&[]).schema(), &[0])
-        .unwrap()
-        .encode(&batch(rows), 128)
-        .unwrap();
-    rows.iter()
-        .zip(&encoded.key_groups)
-        .filter(|(_, kg)| (start..=end).contains(*kg))
-        .map(|(r, _)| *r)
-        .collect()
+fn own(rows: &[Row], range: (u32, u32)) -> Vec<Row> {
+    rows_in_key_groups(rows, &batch(rows), range)
 }
 
 /// Feeds `rows` in batches of 23 (of key groups `range`); returns what fired.

@@ -7,20 +7,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, AsArray, Int64Array, StringArray, UInt8Array, UInt32Array, new_null_array,
-};
+use arrow::array::{ArrayRef, Int64Array, StringArray, UInt8Array, UInt32Array, new_null_array};
 use arrow::compute::{interleave, take};
-use arrow::datatypes::{Int64Type, UInt8Type};
 use rocksdb::WriteBatch;
 
 use super::rocks::{
     AGGREGATES, FRAME_ROW, HEADER, Header, RocksOver, StateKey, WAITING_ROW, aggregates_key,
     frame_key, parse, waiting_key,
 };
-use super::snapshot::{entry_fields, namespace};
+use super::snapshot::{Entries, entry_fields, namespace};
 use crate::operators::aggregate::AggregateSet;
-use crate::operators::keyed_rows::{KeyedRowsWriter, OwnRows, column, invalid, keys_of};
+use crate::operators::keyed_rows::{KeyedRowsWriter, OwnRows, column, invalid};
 use crate::operators::keyed_snapshot::key_texts;
 use crate::operators::keys::KeyEncoder;
 use crate::runtime::error::Result;
@@ -151,27 +148,12 @@ impl RocksOver {
         let mut restored = 0;
         for batch in rows {
             let batch = batch?;
-            let (groups, keys) = keys_of(&batch)?;
-            let kinds = column(&batch, "entry")?
-                .as_primitive_opt::<UInt8Type>()
-                .ok_or_else(|| invalid("OVER: entry is not UInt8"))?;
-            let times = column(&batch, "time")?
-                .as_primitive_opt::<Int64Type>()
-                .ok_or_else(|| invalid("OVER: time is not Int64"))?;
-            let of_kind = |kind: u8| -> UInt32Array {
-                (0..batch.num_rows() as u32)
-                    .filter(|&r| kinds.value(r as usize) == kind)
-                    .collect()
-            };
+            let entries = Entries::of(&batch)?;
+            let (groups, keys, times) = (entries.groups, entries.keys, entries.times);
+            let of_kind = |kind: u8| entries.of_kind(kind);
             let mut write = WriteBatch::default();
             let aggregates = of_kind(AGGREGATES);
-            let state_columns = batch
-                .columns()
-                .get(state_from..state_from + state_width)
-                .ok_or_else(|| invalid("OVER: accumulator state columns missing"))?
-                .iter()
-                .map(|c| take(c.as_ref(), &aggregates, None))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let state_columns = entries.state_columns(&aggregates, state_from, state_width)?;
             let slots = aggs.load_state(&state_columns, aggregates.len())?;
             let values = self.accs.encode(aggs, &slots, &[]);
             for &slot in &slots {

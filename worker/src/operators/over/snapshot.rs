@@ -11,8 +11,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, UInt8Array, UInt32Array,
-    new_null_array,
+    Array, ArrayRef, AsArray, BinaryArray, Int64Array, RecordBatch, StringArray, UInt8Array,
+    UInt32Array, new_null_array,
 };
 use arrow::compute::{interleave, take};
 use arrow::datatypes::{DataType, Field, Int64Type, SchemaRef, UInt8Type};
@@ -222,6 +222,59 @@ fn write_chunk(
     writer.write(&groups, &key_bytes, Vec::new(), described, columns)
 }
 
+/// One batch of a canonical OVER snapshot, read by either backend's restore: its key
+/// groups, keys, entry kinds and times.
+pub(super) struct Entries<'a> {
+    batch: &'a RecordBatch,
+    pub groups: &'a UInt32Array,
+    pub keys: &'a BinaryArray,
+    kinds: &'a UInt8Array,
+    pub times: &'a Int64Array,
+}
+
+impl<'a> Entries<'a> {
+    pub fn of(batch: &'a RecordBatch) -> Result<Entries<'a>> {
+        let (groups, keys) = keys_of(batch)?;
+        let kinds = column(batch, "entry")?
+            .as_primitive_opt::<UInt8Type>()
+            .ok_or_else(|| invalid("OVER: entry is not UInt8"))?;
+        let times = column(batch, "time")?
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(|| invalid("OVER: time is not Int64"))?;
+        Ok(Entries {
+            batch,
+            groups,
+            keys,
+            kinds,
+            times,
+        })
+    }
+
+    /// The rows whose entry is of `kind`.
+    pub fn of_kind(&self, kind: u8) -> UInt32Array {
+        (0..self.batch.num_rows() as u32)
+            .filter(|&r| self.kinds.value(r as usize) == kind)
+            .collect()
+    }
+
+    /// The accumulator state columns (`width` from column `from`) of `rows`.
+    pub fn state_columns(
+        &self,
+        rows: &UInt32Array,
+        from: usize,
+        width: usize,
+    ) -> Result<Vec<ArrayRef>> {
+        Ok(self
+            .batch
+            .columns()
+            .get(from..from + width)
+            .ok_or_else(|| invalid("OVER: accumulator state columns missing"))?
+            .iter()
+            .map(|c| take(c.as_ref(), rows, None))
+            .collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+}
+
 /// Loads a snapshot's entries of `st`'s key groups (input rows of `input`) into `st`
 /// of operator `name`; returns how many.
 pub fn restore(st: &mut State, name: &str, input: &SchemaRef, bytes: &[u8]) -> Result<usize> {
@@ -232,27 +285,12 @@ pub fn restore(st: &mut State, name: &str, input: &SchemaRef, bytes: &[u8]) -> R
     let mut restored = 0;
     for batch in rows {
         let batch = batch?;
-        let (groups, keys) = keys_of(&batch)?;
-        let kinds = column(&batch, "entry")?
-            .as_primitive_opt::<UInt8Type>()
-            .ok_or_else(|| invalid("OVER: entry is not UInt8"))?;
-        let times = column(&batch, "time")?
-            .as_primitive_opt::<Int64Type>()
-            .ok_or_else(|| invalid("OVER: time is not Int64"))?;
-        let of_kind = |kind: u8| -> UInt32Array {
-            (0..batch.num_rows() as u32)
-                .filter(|&r| kinds.value(r as usize) == kind)
-                .collect()
-        };
+        let entries = Entries::of(&batch)?;
+        let (groups, keys, times) = (entries.groups, entries.keys, entries.times);
+        let of_kind = |kind: u8| entries.of_kind(kind);
         // 1. The keys' accumulators (a key's entry precedes its frame rows).
         let aggregates = of_kind(AGGREGATES);
-        let state_columns = batch
-            .columns()
-            .get(state_from..state_from + state_width)
-            .ok_or_else(|| invalid("OVER: accumulator state columns missing"))?
-            .iter()
-            .map(|c| take(c.as_ref(), &aggregates, None))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let state_columns = entries.state_columns(&aggregates, state_from, state_width)?;
         let slots = st.keyed.aggs.load_state(&state_columns, aggregates.len())?;
         for (&r, slot) in aggregates.values().iter().zip(slots) {
             let r = r as usize;

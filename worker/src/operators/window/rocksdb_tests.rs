@@ -10,10 +10,9 @@ use eddy_storage::Location;
 
 use super::*;
 use crate::operators::aggregate::{AggregateKind, AggregateSpec};
-use crate::operators::keys::KeyEncoder;
 use crate::operators::test_util::{
-    barrier, context, downloaded_state, drain, rocksdb_checkpoint, rocksdb_context, sorted,
-    subtask_context,
+    barrier, context, downloaded_state, drain, rocksdb_checkpoint, rocksdb_context,
+    rows_in_key_groups, sorted, subtask_context,
 };
 use crate::runtime::operator::{OperatorContext, Output};
 use crate::time::clock::ManualClock;
@@ -127,15 +126,7 @@ fn reference(make: fn() -> Box<dyn Operator>) -> Vec<String> {
 
 /// The rows of key groups `start..=end`.
 fn own_rows(rows: &[Row], start: u32, end: u32) -> Vec<Row> {
-    let encoded = KeyEncoder::new(&bids(&[]).schema(), &[0])
-        .unwrap()
-        .encode(&bids(rows), 128)
-        .unwrap();
-    rows.iter()
-        .zip(&encoded.key_groups)
-        .filter(|(_, kg)| (start..=end).contains(*kg))
-        .map(|(r, _)| *r)
-        .collect()
+    rows_in_key_groups(rows, &bids(rows), (start, end))
 }
 
 #[test]
